@@ -1,0 +1,180 @@
+#include "app.h"
+
+#include <pthread.h>
+#include <signal.h>
+
+#include <cstdio>
+#include <cstdlib>
+#include <iostream>
+#include <optional>
+#include <thread>
+
+#include "common/log.h"
+#include "common/stop_signal.h"
+#include "config/loader.h"
+#include "config/redact.h"
+#include "core/relay_loop.h"
+#include "metrics/http_endpoints.h"
+#include "metrics/relay_metrics.h"
+#include "outbox/migrator.h"
+#include "outbox/pg_outbox_store.h"
+#include "sink/kafka_sink.h"
+#include "version.h"
+
+namespace outbox {
+namespace {
+
+// Loads and fully validates the config (librdkafka properties included),
+// printing every problem as file:line:col: key: problem.
+std::optional<Config> LoadValidConfig(const std::string& path) {
+  LoadedConfig loaded = LoadConfigFile(path, &LookupProcessEnv);
+  std::vector<ConfigProblem>& problems = loaded.problems;
+  if (problems.empty()) {
+    const KafkaConfig& kafka = loaded.config.kafka;
+    for (const KafkaPropertyProblem& p : ValidateKafkaConfig(kafka)) {
+      if (p.property_index >= 0) {
+        const KafkaProperty& property = kafka.properties[p.property_index];
+        problems.push_back(
+            {property.mark, "kafka.properties." + property.name, p.problem});
+      } else {
+        problems.push_back({kafka.properties_mark, "kafka.properties", p.problem});
+      }
+    }
+  }
+  if (problems.empty()) return std::move(loaded.config);
+  for (const ConfigProblem& problem : problems) {
+    std::cerr << FormatConfigProblem(path, problem) << '\n';
+  }
+  return std::nullopt;
+}
+
+void ApplyLogLevel(const Config& config) {
+  LogLevel level = LogLevel::kInfo;
+  ParseLogLevel(config.log.level, &level);
+  SetLogLevel(level);
+}
+
+// libpq reads these when the DSN leaves them out: a relay must not hang for
+// minutes on a dead host, and operators should see who is connected.
+void SetLibpqDefaults() {
+  setenv("PGCONNECT_TIMEOUT", "10", /*overwrite=*/0);
+  setenv("PGAPPNAME", "outbox-relay", /*overwrite=*/0);
+}
+
+// The first SIGTERM/SIGINT starts a graceful stop; the second exits at once
+// (unacknowledged rows simply stay pending). Signals are blocked in every
+// thread and taken here with sigwait, so no work happens in a handler.
+void StartSignalThread(StopSignal& stop) {
+  sigset_t signals;
+  sigemptyset(&signals);
+  sigaddset(&signals, SIGTERM);
+  sigaddset(&signals, SIGINT);
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+  std::thread([signals, &stop] {
+    int received = 0;
+    for (int count = 0;; ++count) {
+      if (sigwait(&signals, &received) != 0) continue;
+      if (count == 0) {
+        LogInfo("stopping: draining outstanding acks",
+                {{"signal", received == SIGTERM ? "SIGTERM" : "SIGINT"}});
+        stop.Request();
+      } else {
+        LogWarn("second signal: exiting now; unacknowledged rows stay pending");
+        std::_Exit(kExitFailure);
+      }
+    }
+  }).detach();
+}
+
+RelayLoopOptions LoopOptions(const RelaySettings& relay,
+                             std::chrono::milliseconds message_timeout) {
+  RelayLoopOptions options;
+  options.batch_size = static_cast<size_t>(relay.batch_size);
+  options.poll_interval = std::chrono::milliseconds(relay.poll_interval_ms);
+  options.drain_timeout = std::chrono::milliseconds(relay.drain_timeout_ms);
+  options.backoff_initial = std::chrono::milliseconds(relay.backoff_initial_ms);
+  options.backoff_max = std::chrono::milliseconds(relay.backoff_max_ms);
+  // librdkafka reports every message within message.timeout.ms; the margin
+  // covers report serving, so this only fires if the client is wedged.
+  options.publish_timeout = message_timeout + std::chrono::seconds(10);
+  return options;
+}
+
+}  // namespace
+
+int RunCommand(const std::string& config_path) {
+  std::optional<Config> config = LoadValidConfig(config_path);
+  if (!config) return kExitBadConfig;
+  ApplyLogLevel(*config);
+  SetLibpqDefaults();
+
+  static StopSignal stop;  // outlives the detached signal thread
+  StartSignalThread(stop);
+
+  Result<std::unique_ptr<KafkaSink>> sink = KafkaSink::Create(config->kafka);
+  if (!sink.ok()) {
+    LogError("cannot create the kafka producer",
+             {{"error", sink.status().message()}});
+    return kExitFailure;
+  }
+  const RelayLoopOptions options =
+      LoopOptions(config->relay, (*sink)->message_timeout());
+
+  RelayMetrics metrics(OUTBOX_RELAY_VERSION);
+  std::unique_ptr<HttpEndpoints> endpoints;
+  if (!config->metrics.listen.empty()) {
+    const auto wedged_after = options.publish_timeout + options.backoff_max +
+                              std::chrono::seconds(30);
+    Result<std::unique_ptr<HttpEndpoints>> started =
+        HttpEndpoints::Start(config->metrics.listen, metrics, wedged_after);
+    if (!started.ok()) {
+      LogError("cannot start the metrics endpoint",
+               {{"listen", config->metrics.listen},
+                {"error", started.status().message()}});
+      return kExitFailure;
+    }
+    endpoints = std::move(*started);
+    LogInfo("metrics endpoint listening",
+            {{"listen", config->metrics.listen},
+             {"port", std::to_string(endpoints->port())}});
+  }
+
+  PgOutboxStore store(config->postgres.dsn);
+  RelayLoop loop(store, **sink, stop, metrics, options);
+  LogInfo("relay started",
+          {{"version", OUTBOX_RELAY_VERSION},
+           {"postgres", RedactDsn(config->postgres.dsn)},
+           {"kafka", config->kafka.bootstrap_servers},
+           {"batch_size", std::to_string(options.batch_size)}});
+  loop.Run();
+  LogInfo("relay stopped");
+  return kExitOk;
+}
+
+int CheckConfigCommand(const std::string& config_path) {
+  std::optional<Config> config = LoadValidConfig(config_path);
+  if (!config) return kExitBadConfig;
+  std::cout << RenderRedactedConfig(*config);
+  return kExitOk;
+}
+
+int MigrateCommand(const std::string& config_path) {
+  std::optional<Config> config = LoadValidConfig(config_path);
+  if (!config) return kExitBadConfig;
+  ApplyLogLevel(*config);
+  SetLibpqDefaults();
+  Result<MigrationReport> report =
+      Migrate(config->postgres.dsn, EmbeddedSchemaFiles());
+  if (!report.ok()) {
+    LogError("migration failed", {{"code", StatusCodeName(report.status().code())},
+                                  {"error", report.status().message()}});
+    return kExitFailure;
+  }
+  for (const std::string& name : report->applied) std::cout << "applied " << name << '\n';
+  std::cout << (report->applied.empty() ? "schema is up to date" : "schema migrated")
+            << " (" << report->already_applied.size() + report->applied.size()
+            << " files)\n";
+  return kExitOk;
+}
+
+}  // namespace outbox

@@ -1,0 +1,18 @@
+// The commands: each builds what it needs from the config and returns the
+// process exit code (0 ok, 1 runtime failure, 78 bad config).
+#pragma once
+
+#include <string>
+
+namespace outbox {
+
+constexpr int kExitOk = 0;
+constexpr int kExitFailure = 1;
+constexpr int kExitUsage = 2;
+constexpr int kExitBadConfig = 78;  // EX_CONFIG
+
+int RunCommand(const std::string& config_path);
+int CheckConfigCommand(const std::string& config_path);
+int MigrateCommand(const std::string& config_path);
+
+}  // namespace outbox

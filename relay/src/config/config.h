@@ -1,0 +1,73 @@
+// The relay's configuration as plain structs. Every field states its default;
+// the YAML keys are the field names (see deploy/outbox-relay.example.yaml).
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace outbox {
+
+// Where a value came from in the config file, for error messages.
+struct SourceMark {
+  int line = 0;    // 1-based; 0 = not from the file
+  int column = 0;  // 1-based
+};
+
+struct PostgresConfig {
+  // libpq connection string or URI (required). PG* environment variables
+  // fill in whatever it leaves out, as with psql.
+  std::string dsn;
+};
+
+struct KafkaProperty {
+  std::string name;
+  std::string value;
+  SourceMark mark;
+};
+
+struct KafkaConfig {
+  // bootstrap.servers (required).
+  std::string bootstrap_servers;
+  // Passed to librdkafka unchanged, after the relay's safe defaults
+  // (enable.idempotence=true, acks=all, partitioner=murmur2_random,
+  // message.timeout.ms=30000). Settings that would break the no-loss
+  // promise (acks other than all, idempotence off) are refused.
+  std::vector<KafkaProperty> properties;
+  SourceMark properties_mark;
+};
+
+struct RelaySettings {
+  // Rows read and published per batch.
+  int batch_size = 500;
+  // Sleep between polls when the outbox is empty.
+  int poll_interval_ms = 200;
+  // On SIGTERM: how long to wait for outstanding broker acks.
+  int drain_timeout_ms = 10000;
+  // Back-off after a failed step: starts here, doubles, with jitter ...
+  int backoff_initial_ms = 100;
+  // ... up to this cap.
+  int backoff_max_ms = 30000;
+};
+
+struct MetricsConfig {
+  // host:port for /metrics, /healthz and /readyz. Port 0 picks a free port
+  // (logged). Empty disables the endpoint.
+  std::string listen = "0.0.0.0:9464";
+};
+
+struct LogConfig {
+  // debug | info | warn | error
+  std::string level = "info";
+};
+
+struct Config {
+  std::string source_path;
+  PostgresConfig postgres;
+  KafkaConfig kafka;
+  RelaySettings relay;
+  MetricsConfig metrics;
+  LogConfig log;
+};
+
+}  // namespace outbox

@@ -1,0 +1,339 @@
+#include "config/loader.h"
+
+#include "common/log.h"
+
+#include <yaml-cpp/yaml.h>
+
+#include <charconv>
+#include <fstream>
+#include <functional>
+#include <map>
+#include <optional>
+#include <set>
+#include <sstream>
+
+namespace outbox {
+namespace {
+
+SourceMark MarkOf(const YAML::Mark& mark) {
+  if (mark.line < 0) return {};
+  return {mark.line + 1, mark.column + 1};
+}
+
+std::string Join(const std::string& parent, const std::string& key) {
+  return parent.empty() ? key : parent + "." + key;
+}
+
+// Walks the YAML tree against the expected shape, recording every problem.
+class Reader {
+ public:
+  using FieldHandler = std::function<void(const YAML::Node&, const std::string&)>;
+  using Fields = std::map<std::string, FieldHandler>;
+
+  Reader(const EnvLookup& env, std::vector<ConfigProblem>& problems)
+      : env_(env), problems_(problems) {}
+
+  void Problem(const YAML::Node& node, const std::string& key,
+               std::string problem) {
+    problems_.push_back({MarkOf(node.Mark()), key, std::move(problem)});
+  }
+
+  // Calls the handler of each known key; unknown and repeated keys are
+  // problems. A null node is an empty section.
+  void Section(const YAML::Node& node, const std::string& path,
+               const Fields& fields) {
+    if (node.IsNull()) return;
+    if (!node.IsMap()) {
+      Problem(node, path, "must be a mapping");
+      return;
+    }
+    std::set<std::string> seen;
+    for (const auto& entry : node) {
+      const std::string name = entry.first.Scalar();
+      const std::string key = Join(path, name);
+      if (!seen.insert(name).second) {
+        problems_.push_back({MarkOf(entry.first.Mark()), key, "duplicate key"});
+        continue;
+      }
+      const auto field = fields.find(name);
+      if (field == fields.end()) {
+        problems_.push_back({MarkOf(entry.first.Mark()), key,
+                             "unknown key (expected one of: " +
+                                 KnownKeys(fields) + ")"});
+        continue;
+      }
+      field->second(entry.second, key);
+    }
+  }
+
+  // A scalar with ${VAR} substituted; nullopt after recording a problem.
+  std::optional<std::string> Scalar(const YAML::Node& node,
+                                    const std::string& key) {
+    if (!node.IsScalar()) {
+      Problem(node, key, node.IsNull() ? "needs a value" : "must be a scalar");
+      return std::nullopt;
+    }
+    Result<std::string> value = SubstituteEnv(node.Scalar(), env_);
+    if (!value.ok()) {
+      Problem(node, key, value.status().message());
+      return std::nullopt;
+    }
+    return std::move(*value);
+  }
+
+  void String(const YAML::Node& node, const std::string& key,
+              std::string* out) {
+    if (auto value = Scalar(node, key)) *out = std::move(*value);
+  }
+
+  void Int(const YAML::Node& node, const std::string& key, int min, int max,
+           int* out) {
+    const auto text = Scalar(node, key);
+    if (!text) return;
+    int value = 0;
+    const char* end = text->data() + text->size();
+    const auto [ptr, ec] = std::from_chars(text->data(), end, value);
+    if (ec != std::errc() || ptr != end) {
+      Problem(node, key,
+              "must be an integer between " + std::to_string(min) + " and " +
+                  std::to_string(max) + " (got \"" + *text + "\")");
+      return;
+    }
+    if (value < min || value > max) {
+      Problem(node, key,
+              "must be between " + std::to_string(min) + " and " +
+                  std::to_string(max) + " (got " + *text + ")");
+      return;
+    }
+    *out = value;
+  }
+
+ private:
+  static std::string KnownKeys(const Fields& fields) {
+    std::string keys;
+    for (const auto& [name, handler] : fields) {
+      if (!keys.empty()) keys += ", ";
+      keys += name;
+    }
+    return keys;
+  }
+
+  const EnvLookup& env_;
+  std::vector<ConfigProblem>& problems_;
+};
+
+// "host:port" or "[v6]:port" with a port in 0..65535.
+bool IsValidListenAddress(const std::string& text) {
+  const size_t colon = text.rfind(':');
+  if (colon == std::string::npos || colon == 0) return false;
+  const std::string port = text.substr(colon + 1);
+  int value = -1;
+  const auto [ptr, ec] =
+      std::from_chars(port.data(), port.data() + port.size(), value);
+  return ec == std::errc() && ptr == port.data() + port.size() && value >= 0 &&
+         value <= 65535;
+}
+
+void ReadKafkaProperties(Reader& reader, const YAML::Node& node,
+                         const std::string& path, KafkaConfig* kafka,
+                         std::vector<ConfigProblem>& problems) {
+  kafka->properties_mark = MarkOf(node.Mark());
+  if (node.IsNull()) return;
+  if (!node.IsMap()) {
+    reader.Problem(node, path, "must be a mapping of librdkafka properties");
+    return;
+  }
+  for (const auto& entry : node) {
+    const std::string name = entry.first.Scalar();
+    const std::string key = Join(path, name);
+    const SourceMark mark = MarkOf(entry.second.Mark());
+    auto value = reader.Scalar(entry.second, key);
+    if (!value) continue;
+    if (name == "bootstrap.servers") {
+      problems.push_back({mark, key, "set kafka.bootstrap_servers instead"});
+      continue;
+    }
+    if (name == "acks" || name == "request.required.acks") {
+      if (*value != "all" && *value != "-1") {
+        problems.push_back(
+            {mark, key,
+             "must be \"all\": a row is removed only after every in-sync "
+             "replica has it (got \"" + *value + "\")"});
+        continue;
+      }
+    }
+    if (name == "enable.idempotence" && *value != "true") {
+      problems.push_back(
+          {mark, key,
+           "must stay true: without it retries can duplicate and reorder "
+           "messages (got \"" + *value + "\")"});
+      continue;
+    }
+    kafka->properties.push_back({name, std::move(*value), mark});
+  }
+}
+
+void ReadConfig(const YAML::Node& root, Reader& reader, Config* config,
+                std::vector<ConfigProblem>& problems) {
+  PostgresConfig& pg = config->postgres;
+  KafkaConfig& kafka = config->kafka;
+  RelaySettings& relay = config->relay;
+  const YAML::Node empty;
+
+  YAML::Node postgres_node = empty, kafka_node = empty;
+  reader.Section(
+      root, "",
+      {
+          {"postgres",
+           [&](const YAML::Node& n, const std::string& p) {
+             postgres_node = n;
+             reader.Section(n, p,
+                            {{"dsn", [&](const YAML::Node& v, const std::string& k) {
+                                reader.String(v, k, &pg.dsn);
+                              }}});
+           }},
+          {"kafka",
+           [&](const YAML::Node& n, const std::string& p) {
+             kafka_node = n;
+             reader.Section(
+                 n, p,
+                 {{"bootstrap_servers",
+                   [&](const YAML::Node& v, const std::string& k) {
+                     reader.String(v, k, &kafka.bootstrap_servers);
+                   }},
+                  {"properties", [&](const YAML::Node& v, const std::string& k) {
+                     ReadKafkaProperties(reader, v, k, &kafka, problems);
+                   }}});
+           }},
+          {"relay",
+           [&](const YAML::Node& n, const std::string& p) {
+             reader.Section(
+                 n, p,
+                 {{"batch_size",
+                   [&](const YAML::Node& v, const std::string& k) {
+                     reader.Int(v, k, 1, 10000, &relay.batch_size);
+                   }},
+                  {"poll_interval_ms",
+                   [&](const YAML::Node& v, const std::string& k) {
+                     reader.Int(v, k, 1, 60000, &relay.poll_interval_ms);
+                   }},
+                  {"drain_timeout_ms",
+                   [&](const YAML::Node& v, const std::string& k) {
+                     reader.Int(v, k, 0, 600000, &relay.drain_timeout_ms);
+                   }},
+                  {"backoff_initial_ms",
+                   [&](const YAML::Node& v, const std::string& k) {
+                     reader.Int(v, k, 1, 60000, &relay.backoff_initial_ms);
+                   }},
+                  {"backoff_max_ms", [&](const YAML::Node& v, const std::string& k) {
+                     reader.Int(v, k, 1, 600000, &relay.backoff_max_ms);
+                     if (relay.backoff_max_ms < relay.backoff_initial_ms) {
+                       reader.Problem(v, k,
+                                      "must not be below relay.backoff_initial_ms (" +
+                                          std::to_string(relay.backoff_initial_ms) +
+                                          ")");
+                     }
+                   }}});
+           }},
+          {"metrics",
+           [&](const YAML::Node& n, const std::string& p) {
+             reader.Section(
+                 n, p,
+                 {{"listen", [&](const YAML::Node& v, const std::string& k) {
+                     std::string listen;
+                     if (v.IsScalar() && v.Scalar().empty()) {
+                       config->metrics.listen.clear();
+                       return;
+                     }
+                     reader.String(v, k, &listen);
+                     if (listen.empty()) return;
+                     if (!IsValidListenAddress(listen)) {
+                       reader.Problem(v, k,
+                                      "must be host:port with a port from 0 to "
+                                      "65535 (got \"" + listen + "\")");
+                       return;
+                     }
+                     config->metrics.listen = listen;
+                   }}});
+           }},
+          {"log",
+           [&](const YAML::Node& n, const std::string& p) {
+             reader.Section(n, p,
+                            {{"level", [&](const YAML::Node& v, const std::string& k) {
+                                std::string level;
+                                reader.String(v, k, &level);
+                                if (level.empty()) return;
+                                LogLevel parsed;
+                                if (!ParseLogLevel(level, &parsed)) {
+                                  reader.Problem(v, k,
+                                                 "must be one of debug, info, "
+                                                 "warn, error (got \"" +
+                                                     level + "\")");
+                                  return;
+                                }
+                                config->log.level = level;
+                              }}});
+           }},
+      });
+
+  if (pg.dsn.empty()) {
+    reader.Problem(postgres_node.IsDefined() && !postgres_node.IsNull()
+                       ? postgres_node
+                       : root,
+                   "postgres.dsn", "is required");
+  }
+  if (kafka.bootstrap_servers.empty()) {
+    reader.Problem(kafka_node.IsDefined() && !kafka_node.IsNull() ? kafka_node
+                                                                  : root,
+                   "kafka.bootstrap_servers", "is required");
+  }
+}
+
+}  // namespace
+
+std::string FormatConfigProblem(const std::string& path,
+                                const ConfigProblem& problem) {
+  std::ostringstream out;
+  out << path << ':';
+  if (problem.mark.line > 0) {
+    out << problem.mark.line << ':' << problem.mark.column << ':';
+  }
+  out << ' ';
+  if (!problem.key.empty()) out << problem.key << ": ";
+  out << problem.problem;
+  return out.str();
+}
+
+LoadedConfig LoadConfigFromString(std::string_view yaml, const std::string& path,
+                                  const EnvLookup& env) {
+  LoadedConfig loaded;
+  loaded.config.source_path = path;
+  YAML::Node root;
+  try {
+    root = YAML::Load(std::string(yaml));
+  } catch (const YAML::Exception& e) {
+    loaded.problems.push_back({MarkOf(e.mark), "", "invalid YAML: " + e.msg});
+    return loaded;
+  }
+  Reader reader(env, loaded.problems);
+  if (!root.IsNull() && !root.IsMap()) {
+    reader.Problem(root, "", "the config must be a mapping");
+    return loaded;
+  }
+  ReadConfig(root, reader, &loaded.config, loaded.problems);
+  return loaded;
+}
+
+LoadedConfig LoadConfigFile(const std::string& path, const EnvLookup& env) {
+  std::ifstream file(path);
+  if (!file) {
+    LoadedConfig loaded;
+    loaded.problems.push_back({{}, "", "cannot read the config file"});
+    return loaded;
+  }
+  std::stringstream text;
+  text << file.rdbuf();
+  return LoadConfigFromString(text.str(), path, env);
+}
+
+}  // namespace outbox

@@ -1,0 +1,67 @@
+#include "config/redact.h"
+
+#include <yaml-cpp/yaml.h>
+
+#include <regex>
+
+namespace outbox {
+
+std::string RedactDsn(const std::string& dsn) {
+  // URI form: scheme://user:password@host...
+  static const std::regex kUriPassword(R"(^([a-z]+://[^:/@]*):[^@]*@)",
+                                       std::regex::icase);
+  // Keyword form: password=secret or password='with spaces'
+  static const std::regex kKeywordPassword(
+      R"((^|\s)password\s*=\s*('([^'\\]|\\.)*'|\S+))", std::regex::icase);
+  // URI query form: ?password=secret
+  static const std::regex kQueryPassword(R"(([?&]password=)[^&]*)",
+                                         std::regex::icase);
+  std::string out = std::regex_replace(dsn, kUriPassword, "$1:***@");
+  out = std::regex_replace(out, kKeywordPassword, "$1password=***");
+  return std::regex_replace(out, kQueryPassword, "$1***");
+}
+
+bool IsSecretKafkaProperty(const std::string& name) {
+  return name.find("password") != std::string::npos ||
+         name.find("secret") != std::string::npos ||
+         name == "sasl.oauthbearer.config" || name == "ssl.key.pem";
+}
+
+std::string RenderRedactedConfig(const Config& config) {
+  YAML::Emitter out;
+  out << YAML::BeginMap;
+  out << YAML::Key << "postgres" << YAML::Value << YAML::BeginMap;
+  out << YAML::Key << "dsn" << YAML::Value << RedactDsn(config.postgres.dsn);
+  out << YAML::EndMap;
+
+  out << YAML::Key << "kafka" << YAML::Value << YAML::BeginMap;
+  out << YAML::Key << "bootstrap_servers" << YAML::Value
+      << config.kafka.bootstrap_servers;
+  out << YAML::Key << "properties" << YAML::Value << YAML::BeginMap;
+  for (const KafkaProperty& p : config.kafka.properties) {
+    out << YAML::Key << p.name << YAML::Value
+        << (IsSecretKafkaProperty(p.name) ? std::string("***") : p.value);
+  }
+  out << YAML::EndMap << YAML::EndMap;
+
+  const RelaySettings& r = config.relay;
+  out << YAML::Key << "relay" << YAML::Value << YAML::BeginMap;
+  out << YAML::Key << "batch_size" << YAML::Value << r.batch_size;
+  out << YAML::Key << "poll_interval_ms" << YAML::Value << r.poll_interval_ms;
+  out << YAML::Key << "drain_timeout_ms" << YAML::Value << r.drain_timeout_ms;
+  out << YAML::Key << "backoff_initial_ms" << YAML::Value << r.backoff_initial_ms;
+  out << YAML::Key << "backoff_max_ms" << YAML::Value << r.backoff_max_ms;
+  out << YAML::EndMap;
+
+  out << YAML::Key << "metrics" << YAML::Value << YAML::BeginMap;
+  out << YAML::Key << "listen" << YAML::Value << config.metrics.listen;
+  out << YAML::EndMap;
+
+  out << YAML::Key << "log" << YAML::Value << YAML::BeginMap;
+  out << YAML::Key << "level" << YAML::Value << config.log.level;
+  out << YAML::EndMap;
+  out << YAML::EndMap;
+  return std::string(out.c_str()) + "\n";
+}
+
+}  // namespace outbox

@@ -1,0 +1,53 @@
+// What flows through the relay: an outbox row on its way to Kafka, and what
+// the sink reports happened to it.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
+
+namespace outbox {
+
+using SteadyClock = std::chrono::steady_clock;
+
+struct OutboxMessage {
+  int64_t id = 0;
+  std::string topic;
+  std::optional<std::string> key;      // nullopt = no key
+  std::optional<std::string> payload;  // nullopt = tombstone
+  // The row's `headers` object; the sink adds `outbox-id` itself.
+  std::vector<std::pair<std::string, std::string>> headers;
+  // Seconds between created_at and the read, by the database's clock.
+  double age_at_read_seconds = 0;
+  SteadyClock::time_point read_at{};
+  // Non-empty when the row cannot be sent as it is (e.g. headers that are not
+  // a JSON object of strings); the sink is never asked to send it.
+  std::string defect;
+};
+
+enum class DeliveryKind {
+  kDelivered,    // the broker acknowledged this message (acks=all)
+  kRetriable,    // not delivered now; may succeed later as it is
+  kRejected,     // can never succeed as it is (too large, invalid, ...)
+  kFatal,        // the producer is unusable; the sink rebuilds it
+  kNotReported,  // no report before the wait ended (shutdown): unknown
+};
+
+const char* DeliveryKindName(DeliveryKind kind);
+
+struct DeliveryOutcome {
+  DeliveryKind kind = DeliveryKind::kNotReported;
+  // Short, bounded identifier usable as a metric label, e.g.
+  // "msg_timed_out". Empty when delivered.
+  std::string reason;
+  // Human-readable detail for logs.
+  std::string detail;
+  int32_t partition = -1;
+  int64_t offset = -1;
+  SteadyClock::time_point reported_at{};
+};
+
+}  // namespace outbox

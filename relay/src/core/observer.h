@@ -1,0 +1,27 @@
+// What the relay loop tells the outside world about its progress (metrics,
+// health). Called from the loop's thread only.
+#pragma once
+
+#include <optional>
+#include <string>
+
+#include "core/message.h"
+
+namespace outbox {
+
+class RelayObserver {
+ public:
+  virtual ~RelayObserver() = default;
+
+  // After each read: when the oldest pending row was created, by the local
+  // steady clock (nullopt when the outbox was empty).
+  virtual void OnOldestPending(std::optional<SteadyClock::time_point>) {}
+  virtual void OnDelivered(const OutboxMessage&, const DeliveryOutcome&) {}
+  virtual void OnNotDelivered(const OutboxMessage&, const DeliveryOutcome&) {}
+  virtual void OnStoreResult(bool ok) { (void)ok; }
+  virtual void OnSinkResult(bool any_delivered) { (void)any_delivered; }
+  // Each loop iteration: the loop is alive.
+  virtual void OnHeartbeat() {}
+};
+
+}  // namespace outbox

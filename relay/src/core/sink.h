@@ -1,0 +1,28 @@
+// Where messages are published. The sink reports what happened to each
+// message; only the core decides what to do about it.
+#pragma once
+
+#include <functional>
+#include <span>
+#include <vector>
+
+#include "core/message.h"
+
+namespace outbox {
+
+class Sink {
+ public:
+  virtual ~Sink() = default;
+
+  // Returns true when the caller stops waiting for outstanding reports.
+  using GiveUp = std::function<bool()>;
+
+  // Publishes `batch` in order and waits until every message has a report or
+  // `give_up()` returns true. Returns one outcome per message, same order.
+  // Messages without a report by then are kNotReported and withdrawn: the
+  // sink never reports them later.
+  virtual std::vector<DeliveryOutcome> Publish(
+      std::span<const OutboxMessage> batch, const GiveUp& give_up) = 0;
+};
+
+}  // namespace outbox

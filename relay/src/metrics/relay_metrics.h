@@ -1,0 +1,61 @@
+// The relay's Prometheus families, fed by the loop through RelayObserver.
+// Thread-safe: the loop writes, the HTTP thread scrapes.
+#pragma once
+
+#include <prometheus/counter.h>
+#include <prometheus/family.h>
+#include <prometheus/gauge.h>
+#include <prometheus/histogram.h>
+#include <prometheus/registry.h>
+
+#include <atomic>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <unordered_map>
+
+#include "core/observer.h"
+
+namespace outbox {
+
+class RelayMetrics : public RelayObserver {
+ public:
+  explicit RelayMetrics(const std::string& version);
+
+  void OnOldestPending(std::optional<SteadyClock::time_point> since) override;
+  void OnDelivered(const OutboxMessage&, const DeliveryOutcome&) override;
+  void OnNotDelivered(const OutboxMessage&, const DeliveryOutcome&) override;
+  void OnStoreResult(bool ok) override;
+  void OnSinkResult(bool any_delivered) override;
+  void OnHeartbeat() override;
+
+  // Updates the gauges that are derived from time, then serialises.
+  std::string Scrape();
+
+  // For /healthz and /readyz.
+  SteadyClock::time_point last_heartbeat() const;
+  bool postgres_ok() const { return postgres_ok_; }
+  bool kafka_ok() const { return kafka_ok_; }
+
+ private:
+  std::shared_ptr<prometheus::Registry> registry_;
+  prometheus::Family<prometheus::Counter>& published_;
+  prometheus::Family<prometheus::Counter>& publish_errors_;
+  prometheus::Gauge& oldest_pending_age_;
+  prometheus::Histogram& delivery_latency_;
+  prometheus::Gauge& postgres_up_;
+  prometheus::Gauge& kafka_up_;
+  prometheus::Gauge& last_success_;
+
+  // Steady-clock nanoseconds of the oldest pending row's creation; 0 = none.
+  std::atomic<int64_t> oldest_pending_since_ns_{0};
+  std::atomic<int64_t> heartbeat_ns_{0};
+  std::atomic<bool> postgres_ok_{false};
+  std::atomic<bool> kafka_ok_{true};  // until a batch says otherwise
+
+  // Per-topic counters, looked up without touching the family's map each time.
+  std::mutex counters_mutex_;
+  std::unordered_map<std::string, prometheus::Counter*> published_by_topic_;
+};
+
+}  // namespace outbox

@@ -1,0 +1,32 @@
+// Applies the numbered SQL files of schema/ (embedded in the binary at build
+// time) that the database has not seen yet. Each file records its own
+// version, so files applied by hand with `psql -1 -f` count as applied.
+#pragma once
+
+#include <span>
+#include <string>
+#include <vector>
+
+#include "common/status.h"
+
+namespace outbox {
+
+struct SchemaFile {
+  int version;
+  const char* name;
+  const char* sql;
+};
+
+// schema/*.sql in version order (generated at build time).
+std::span<const SchemaFile> EmbeddedSchemaFiles();
+
+struct MigrationReport {
+  std::vector<std::string> applied;          // file names applied now
+  std::vector<std::string> already_applied;  // file names found applied
+};
+
+// Takes an advisory lock so concurrent `migrate` runs apply each file once.
+Result<MigrationReport> Migrate(const std::string& dsn,
+                                std::span<const SchemaFile> files);
+
+}  // namespace outbox

@@ -1,0 +1,25 @@
+// Which librdkafka errors mean what for one message. One table, unit-tested.
+#pragma once
+
+#include <librdkafka/rdkafka.h>
+
+#include <string>
+
+#include "core/message.h"
+
+namespace outbox {
+
+// Rejected: this message can never succeed as it is (too large, invalid,
+// corrupt). Fatal: the producer instance is unusable and must be rebuilt.
+// Everything else is retriable, including topic-level errors
+// (authorization, unknown topic): an operator fix makes those rows
+// deliverable again, so they are never treated as poison.
+DeliveryKind ClassifyKafkaError(rd_kafka_resp_err_t err);
+
+// A bounded metric label for an error: rd_kafka_err2name lower-cased without
+// leading underscores, e.g. "msg_timed_out".
+std::string KafkaErrorReason(rd_kafka_resp_err_t err);
+
+DeliveryOutcome KafkaOutcome(rd_kafka_resp_err_t err, const char* detail);
+
+}  // namespace outbox

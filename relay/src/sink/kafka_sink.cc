@@ -1,0 +1,244 @@
+#include "sink/kafka_sink.h"
+
+#include <librdkafka/rdkafka.h>
+
+#include <cstdint>
+#include <cstdlib>
+#include <string>
+
+#include "common/log.h"
+#include "sink/kafka_errors.h"
+
+namespace outbox {
+namespace {
+
+// The relay's defaults, applied before the user's properties. The config
+// loader refuses user values that would weaken the first two.
+constexpr std::pair<const char*, const char*> kDefaults[] = {
+    {"enable.idempotence", "true"},
+    {"acks", "all"},
+    // Keys land on the partitions Java producers would choose.
+    {"partitioner", "murmur2_random"},
+    // A batch's reports arrive within this; librdkafka's 5 minutes would
+    // hold a batch (and a graceful stop) far longer than useful.
+    {"message.timeout.ms", "30000"},
+    {"client.id", "outbox-relay"},
+};
+
+using ConfPtr = std::unique_ptr<rd_kafka_conf_t, decltype(&rd_kafka_conf_destroy)>;
+
+void RouteLibrdkafkaLog(const rd_kafka_t*, int level, const char* facility,
+                        const char* message) {
+  const LogLevel ours = level <= 3   ? LogLevel::kError
+                        : level == 4 ? LogLevel::kWarn
+                        : level <= 6 ? LogLevel::kInfo
+                                     : LogLevel::kDebug;
+  Log(ours, message, {{"component", "librdkafka"}, {"facility", facility}});
+}
+
+void OnError(rd_kafka_t*, int err, const char* reason, void*) {
+  const auto code = static_cast<rd_kafka_resp_err_t>(err);
+  LogWarn("kafka client error",
+          {{"reason", KafkaErrorReason(code)}, {"error", reason}});
+}
+
+// Builds the configuration; appends one problem per refused property.
+ConfPtr BuildConf(const KafkaConfig& config,
+                  std::vector<KafkaPropertyProblem>* problems) {
+  ConfPtr conf(rd_kafka_conf_new(), &rd_kafka_conf_destroy);
+  char errstr[512];
+  for (const auto& [name, value] : kDefaults) {
+    rd_kafka_conf_set(conf.get(), name, value, errstr, sizeof errstr);
+  }
+  if (rd_kafka_conf_set(conf.get(), "bootstrap.servers",
+                        config.bootstrap_servers.c_str(), errstr,
+                        sizeof errstr) != RD_KAFKA_CONF_OK) {
+    problems->push_back({-1, errstr});
+  }
+  for (size_t i = 0; i < config.properties.size(); ++i) {
+    const KafkaProperty& p = config.properties[i];
+    if (rd_kafka_conf_set(conf.get(), p.name.c_str(), p.value.c_str(), errstr,
+                          sizeof errstr) != RD_KAFKA_CONF_OK) {
+      problems->push_back({static_cast<int>(i), errstr});
+    }
+  }
+  rd_kafka_conf_set_log_cb(conf.get(), &RouteLibrdkafkaLog);
+  rd_kafka_conf_set_error_cb(conf.get(), &OnError);
+  return conf;
+}
+
+std::chrono::milliseconds MessageTimeout(const rd_kafka_conf_t* conf) {
+  char value[64];
+  size_t size = sizeof value;
+  if (rd_kafka_conf_get(conf, "message.timeout.ms", value, &size) !=
+      RD_KAFKA_CONF_OK) {
+    return std::chrono::milliseconds(300000);
+  }
+  return std::chrono::milliseconds(std::strtoll(value, nullptr, 10));
+}
+
+}  // namespace
+
+std::vector<KafkaPropertyProblem> ValidateKafkaConfig(const KafkaConfig& config) {
+  std::vector<KafkaPropertyProblem> problems;
+  ConfPtr conf = BuildConf(config, &problems);
+  if (!problems.empty()) return problems;
+  // Combinations are checked when a client is created; with no brokers
+  // listed it connects nowhere.
+  char errstr[512];
+  rd_kafka_conf_set(conf.get(), "bootstrap.servers", "", errstr, sizeof errstr);
+  rd_kafka_conf_set_log_cb(conf.get(), [](const rd_kafka_t*, int, const char*,
+                                          const char*) {});
+  rd_kafka_t* probe =
+      rd_kafka_new(RD_KAFKA_PRODUCER, conf.get(), errstr, sizeof errstr);
+  if (probe == nullptr) {
+    problems.push_back({-1, errstr});
+    return problems;
+  }
+  conf.release();  // owned by the client now
+  rd_kafka_destroy(probe);
+  return problems;
+}
+
+Result<std::unique_ptr<KafkaSink>> KafkaSink::Create(const KafkaConfig& config) {
+  std::unique_ptr<KafkaSink> sink(new KafkaSink(config));
+  if (Status s = sink->Connect(); !s.ok()) return s;
+  return sink;
+}
+
+KafkaSink::KafkaSink(KafkaConfig config) : config_(std::move(config)) {}
+
+KafkaSink::~KafkaSink() { Disconnect(); }
+
+Status KafkaSink::Connect() {
+  std::vector<KafkaPropertyProblem> problems;
+  ConfPtr conf = BuildConf(config_, &problems);
+  if (!problems.empty()) {
+    return Status(StatusCode::kInvalidArgument, problems.front().problem);
+  }
+  message_timeout_ = MessageTimeout(conf.get());
+  rd_kafka_conf_set_opaque(conf.get(), this);
+  rd_kafka_conf_set_dr_msg_cb(conf.get(), &KafkaSink::OnDelivery);
+  char errstr[512];
+  producer_ = rd_kafka_new(RD_KAFKA_PRODUCER, conf.get(), errstr, sizeof errstr);
+  if (producer_ == nullptr) {
+    return Status(StatusCode::kInvalidArgument, errstr);
+  }
+  conf.release();  // owned by the producer now
+  rebuild_needed_ = false;
+  return Status::Ok();
+}
+
+void KafkaSink::Disconnect() {
+  if (producer_ == nullptr) return;
+  outcomes_ = nullptr;  // reports served from here on belong to no batch
+  rd_kafka_purge(producer_, RD_KAFKA_PURGE_F_QUEUE | RD_KAFKA_PURGE_F_INFLIGHT);
+  rd_kafka_poll(producer_, 0);
+  rd_kafka_destroy(producer_);
+  producer_ = nullptr;
+}
+
+std::vector<DeliveryOutcome> KafkaSink::Publish(
+    std::span<const OutboxMessage> batch, const GiveUp& give_up) {
+  std::vector<DeliveryOutcome> outcomes(batch.size());
+  if (rebuild_needed_ || producer_ == nullptr) {
+    LogInfo("rebuilding the kafka producer");
+    Disconnect();
+    if (Status s = Connect(); !s.ok()) {
+      for (DeliveryOutcome& o : outcomes) {
+        o = {DeliveryKind::kFatal, "producer_create_failed", s.message()};
+      }
+      return outcomes;
+    }
+  }
+  outcomes_ = &outcomes;
+  outstanding_ = 0;
+  Enqueue(batch, give_up);
+  AwaitReports(give_up);
+  if (outstanding_ > 0) Withdraw();
+  outcomes_ = nullptr;
+
+  char fatal[512];
+  if (rd_kafka_fatal_error(producer_, fatal, sizeof fatal) !=
+      RD_KAFKA_RESP_ERR_NO_ERROR) {
+    LogError("kafka producer hit a fatal error; it will be rebuilt",
+             {{"error", fatal}});
+    rebuild_needed_ = true;
+  }
+  return outcomes;
+}
+
+void KafkaSink::Enqueue(std::span<const OutboxMessage> batch,
+                        const GiveUp& give_up) {
+  for (size_t i = 0; i < batch.size(); ++i) {
+    const OutboxMessage& m = batch[i];
+    const std::string id = std::to_string(m.id);
+    // The RD_KAFKA_V_* macros cast their arguments: pass plain variables.
+    void* key = m.key ? const_cast<char*>(m.key->data()) : nullptr;
+    const size_t key_size = m.key ? m.key->size() : 0;
+    void* value = m.payload ? const_cast<char*>(m.payload->data()) : nullptr;
+    const size_t value_size = m.payload ? m.payload->size() : 0;
+    for (;;) {
+      rd_kafka_headers_t* headers = rd_kafka_headers_new(m.headers.size() + 1);
+      rd_kafka_header_add(headers, "outbox-id", -1, id.data(), id.size());
+      for (const auto& [name, value] : m.headers) {
+        rd_kafka_header_add(headers, name.data(), name.size(), value.data(),
+                            value.size());
+      }
+      const rd_kafka_resp_err_t err = rd_kafka_producev(
+          producer_, RD_KAFKA_V_TOPIC(m.topic.c_str()),
+          RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
+          RD_KAFKA_V_KEY(key, key_size), RD_KAFKA_V_VALUE(value, value_size),
+          RD_KAFKA_V_HEADERS(headers),
+          RD_KAFKA_V_OPAQUE(reinterpret_cast<void*>(static_cast<uintptr_t>(i))),
+          RD_KAFKA_V_END);
+      if (err == RD_KAFKA_RESP_ERR_NO_ERROR) {
+        ++outstanding_;
+        break;
+      }
+      rd_kafka_headers_destroy(headers);
+      // A full local queue drains as reports are served; retrying the same
+      // message before the next one keeps the batch in order.
+      if (err == RD_KAFKA_RESP_ERR__QUEUE_FULL && !give_up()) {
+        rd_kafka_poll(producer_, 10);
+        continue;
+      }
+      (*outcomes_)[i] = KafkaOutcome(err, nullptr);
+      break;
+    }
+  }
+}
+
+void KafkaSink::AwaitReports(const GiveUp& give_up) {
+  while (outstanding_ > 0 && !give_up()) {
+    rd_kafka_poll(producer_, 50);
+  }
+}
+
+void KafkaSink::Withdraw() {
+  LogWarn("giving up on outstanding delivery reports; those rows stay pending",
+          {{"outstanding", std::to_string(outstanding_)}});
+  rd_kafka_purge(producer_, RD_KAFKA_PURGE_F_QUEUE | RD_KAFKA_PURGE_F_INFLIGHT);
+  // Purged messages are reported on the next poll.
+  for (int i = 0; i < 20 && outstanding_ > 0; ++i) rd_kafka_poll(producer_, 50);
+  // Their acks could still come back on this instance; a fresh producer
+  // guarantees that no report for this batch arrives later.
+  rebuild_needed_ = true;
+}
+
+void KafkaSink::OnDelivery(rd_kafka_t*, const rd_kafka_message_t* message,
+                           void* opaque) {
+  auto* self = static_cast<KafkaSink*>(opaque);
+  if (self->outcomes_ == nullptr) return;
+  const auto index = reinterpret_cast<uintptr_t>(message->_private);
+  if (index >= self->outcomes_->size()) return;
+  DeliveryOutcome outcome =
+      KafkaOutcome(message->err, message->err ? rd_kafka_err2str(message->err)
+                                              : nullptr);
+  outcome.partition = message->partition;
+  outcome.offset = message->offset;
+  (*self->outcomes_)[index] = std::move(outcome);
+  --self->outstanding_;
+}
+
+}  // namespace outbox

@@ -1,0 +1,63 @@
+// Sink on Kafka via librdkafka: the only place that produces. librdkafka
+// errors stop here and become DeliveryOutcomes.
+//
+// Threading: Publish() from one thread at a time. Delivery reports are served
+// only from poll() on that thread, so no locking is needed around them.
+#pragma once
+
+#include <chrono>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "common/status.h"
+#include "config/config.h"
+#include "core/sink.h"
+
+typedef struct rd_kafka_s rd_kafka_t;
+typedef struct rd_kafka_message_s rd_kafka_message_t;
+
+namespace outbox {
+
+// A property that librdkafka refused, for `file:line:col: key: problem`.
+struct KafkaPropertyProblem {
+  int property_index;  // into KafkaConfig::properties; -1 = the combination
+  std::string problem;
+};
+
+// Checks every property and their combination without connecting anywhere.
+std::vector<KafkaPropertyProblem> ValidateKafkaConfig(const KafkaConfig& config);
+
+class KafkaSink : public Sink {
+ public:
+  static Result<std::unique_ptr<KafkaSink>> Create(const KafkaConfig& config);
+  ~KafkaSink() override;
+
+  std::vector<DeliveryOutcome> Publish(std::span<const OutboxMessage> batch,
+                                       const GiveUp& give_up) override;
+
+  // message.timeout.ms in effect: librdkafka reports every message by then.
+  std::chrono::milliseconds message_timeout() const { return message_timeout_; }
+
+ private:
+  explicit KafkaSink(KafkaConfig config);
+  Status Connect();
+  void Disconnect();
+  void Enqueue(std::span<const OutboxMessage> batch, const GiveUp& give_up);
+  void AwaitReports(const GiveUp& give_up);
+  // Withdraws whatever is still queued or in flight so no report for this
+  // batch can arrive later; the producer is rebuilt before the next batch.
+  void Withdraw();
+  static void OnDelivery(rd_kafka_t*, const rd_kafka_message_t* message,
+                         void* opaque);
+
+  KafkaConfig config_;
+  std::chrono::milliseconds message_timeout_{30000};
+  rd_kafka_t* producer_ = nullptr;
+  bool rebuild_needed_ = false;
+  // The batch being published; written by OnDelivery during poll().
+  std::vector<DeliveryOutcome>* outcomes_ = nullptr;
+  size_t outstanding_ = 0;
+};
+
+}  // namespace outbox
