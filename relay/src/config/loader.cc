@@ -86,6 +86,17 @@ class Reader {
     if (auto value = Scalar(node, key)) *out = std::move(*value);
   }
 
+  void RequiredString(const YAML::Node& node, const std::string& key,
+                      std::string* out) {
+    auto value = Scalar(node, key);
+    if (!value) return;
+    if (value->empty()) {
+      Problem(node, key, "must not be empty");
+      return;
+    }
+    *out = std::move(*value);
+  }
+
   void Int(const YAML::Node& node, const std::string& key, int min, int max,
            int* out) {
     const auto text = Scalar(node, key);
@@ -181,6 +192,8 @@ void ReadConfig(const YAML::Node& root, Reader& reader, Config* config,
   const YAML::Node empty;
 
   YAML::Node postgres_node = empty, kafka_node = empty;
+  // A required key that is present but bad already has its own problem.
+  bool dsn_seen = false, bootstrap_seen = false;
   reader.Section(
       root, "",
       {
@@ -189,7 +202,8 @@ void ReadConfig(const YAML::Node& root, Reader& reader, Config* config,
              postgres_node = n;
              reader.Section(n, p,
                             {{"dsn", [&](const YAML::Node& v, const std::string& k) {
-                                reader.String(v, k, &pg.dsn);
+                                dsn_seen = true;
+                                reader.RequiredString(v, k, &pg.dsn);
                               }}});
            }},
           {"kafka",
@@ -199,7 +213,8 @@ void ReadConfig(const YAML::Node& root, Reader& reader, Config* config,
                  n, p,
                  {{"bootstrap_servers",
                    [&](const YAML::Node& v, const std::string& k) {
-                     reader.String(v, k, &kafka.bootstrap_servers);
+                     bootstrap_seen = true;
+                     reader.RequiredString(v, k, &kafka.bootstrap_servers);
                    }},
                   {"properties", [&](const YAML::Node& v, const std::string& k) {
                      ReadKafkaProperties(reader, v, k, &kafka, problems);
@@ -276,13 +291,13 @@ void ReadConfig(const YAML::Node& root, Reader& reader, Config* config,
            }},
       });
 
-  if (pg.dsn.empty()) {
+  if (!dsn_seen) {
     reader.Problem(postgres_node.IsDefined() && !postgres_node.IsNull()
                        ? postgres_node
                        : root,
                    "postgres.dsn", "is required");
   }
-  if (kafka.bootstrap_servers.empty()) {
+  if (!bootstrap_seen) {
     reader.Problem(kafka_node.IsDefined() && !kafka_node.IsNull() ? kafka_node
                                                                   : root,
                    "kafka.bootstrap_servers", "is required");

@@ -1,0 +1,182 @@
+// PgOutboxStore against a real PostgreSQL loaded with schema/.
+#include "outbox/pg_outbox_store.h"
+
+#include <gtest/gtest.h>
+
+#include <pqxx/pqxx>
+#include <thread>
+
+#include "support/throwaway_postgres.h"
+
+namespace outbox {
+namespace {
+
+using testing::ThrowawayPostgres;
+using namespace std::chrono_literals;
+
+class PgOutboxStoreTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    // Lets the tests find (and kill) the store's own backend.
+    setenv("PGAPPNAME", "store-under-test", 1);
+    pg().ResetOutbox();
+  }
+  static const ThrowawayPostgres& pg() { return ThrowawayPostgres::Shared(); }
+
+  // Retries while the store reports kUnavailable (it reconnects on the next call).
+  static Result<std::vector<OutboxMessage>> ReadEventually(PgOutboxStore& store) {
+    for (int attempt = 0;; ++attempt) {
+      Result<std::vector<OutboxMessage>> batch = store.ReadBatch(100);
+      if (batch.ok() || attempt == 50 ||
+          batch.status().code() != StatusCode::kUnavailable) {
+        return batch;
+      }
+      std::this_thread::sleep_for(100ms);
+    }
+  }
+};
+
+TEST_F(PgOutboxStoreTest, ReadsCommittedRowsLowestIdFirstWithAllColumns) {
+  pg().Exec(R"(
+    INSERT INTO outbox (topic, key, payload, headers) VALUES
+      ('orders', 'order-1', '\x00ff41'::bytea, '{"type": "OrderCreated", "trace": "abc"}'),
+      ('orders', NULL, 'no key', NULL),
+      ('orders', 'order-1', NULL, '{}'))");
+  PgOutboxStore store(pg().dsn());
+
+  Result<std::vector<OutboxMessage>> batch = store.ReadBatch(10);
+
+  ASSERT_TRUE(batch.ok()) << batch.status().message();
+  ASSERT_EQ(batch->size(), 3u);
+  const OutboxMessage& first = (*batch)[0];
+  EXPECT_EQ(first.id, 1);
+  EXPECT_EQ(first.topic, "orders");
+  EXPECT_EQ(first.key, "order-1");
+  EXPECT_EQ(first.payload, std::string("\x00\xff" "A", 3));
+  EXPECT_EQ(first.headers,
+            (std::vector<std::pair<std::string, std::string>>{{"trace", "abc"},
+                                                              {"type", "OrderCreated"}}));
+  EXPECT_TRUE(first.defect.empty());
+  EXPECT_GE(first.age_at_read_seconds, 0.0);
+  EXPECT_LT(first.age_at_read_seconds, 60.0);
+  EXPECT_EQ((*batch)[1].key, std::nullopt);
+  EXPECT_EQ((*batch)[1].payload, "no key");
+  EXPECT_EQ((*batch)[2].payload, std::nullopt);  // tombstone
+}
+
+TEST_F(PgOutboxStoreTest, HonoursTheBatchLimit) {
+  pg().Exec("INSERT INTO outbox (topic, payload) SELECT 't', 'p' FROM generate_series(1, 25)");
+  PgOutboxStore store(pg().dsn());
+
+  Result<std::vector<OutboxMessage>> batch = store.ReadBatch(10);
+
+  ASSERT_TRUE(batch.ok());
+  ASSERT_EQ(batch->size(), 10u);
+  EXPECT_EQ(batch->front().id, 1);
+  EXPECT_EQ(batch->back().id, 10);
+}
+
+TEST_F(PgOutboxStoreTest, ReadsALowerIdWhoseTransactionCommitsAfterHigherIdsWereRemoved) {
+  PgOutboxStore store(pg().dsn());
+  // The slow transaction takes id 1 first but commits last.
+  pqxx::connection slow_connection(pg().dsn());
+  pqxx::work slow(slow_connection);
+  slow.exec("INSERT INTO outbox (topic, key, payload) VALUES ('t', 'k', 'slow')");
+  pg().Exec("INSERT INTO outbox (topic, key, payload) VALUES ('t', 'k', 'fast')");
+
+  Result<std::vector<OutboxMessage>> first = store.ReadBatch(10);
+  ASSERT_TRUE(first.ok());
+  ASSERT_EQ(first->size(), 1u);
+  EXPECT_EQ((*first)[0].id, 2);  // id 1 is not committed yet, so not visible
+  const int64_t fast_id = 2;
+  ASSERT_TRUE(store.Remove(std::span(&fast_id, 1)).ok());
+
+  slow.commit();
+  Result<std::vector<OutboxMessage>> second = store.ReadBatch(10);
+
+  ASSERT_TRUE(second.ok());
+  ASSERT_EQ(second->size(), 1u);
+  EXPECT_EQ((*second)[0].id, 1);
+  EXPECT_EQ((*second)[0].payload, "slow");
+}
+
+TEST_F(PgOutboxStoreTest, MarksHeadersThatAreNotAnObjectOfStrings) {
+  pg().Exec(R"(
+    INSERT INTO outbox (topic, payload, headers) VALUES
+      ('t', 'a', '["x"]'), ('t', 'b', '{"n": 1}'), ('t', 'c', '{"ok": "yes"}'))");
+  PgOutboxStore store(pg().dsn());
+
+  Result<std::vector<OutboxMessage>> batch = store.ReadBatch(10);
+
+  ASSERT_TRUE(batch.ok());
+  ASSERT_EQ(batch->size(), 3u);
+  EXPECT_EQ((*batch)[0].defect, "headers must be a JSON object of string values (got a array)");
+  EXPECT_EQ((*batch)[1].defect,
+            "headers must be a JSON object of string values (\"n\" is a number)");
+  EXPECT_EQ((*batch)[2].defect, "");
+}
+
+TEST_F(PgOutboxStoreTest, RemovesExactlyTheGivenIdsAndRepeatsSafely) {
+  pg().Exec("INSERT INTO outbox (topic, payload) SELECT 't', 'p' FROM generate_series(1, 5)");
+  PgOutboxStore store(pg().dsn());
+  const std::vector<int64_t> ids = {2, 4};
+
+  ASSERT_TRUE(store.Remove(ids).ok());
+  ASSERT_TRUE(store.Remove(ids).ok());  // a repeated call after an unknown outcome
+
+  EXPECT_EQ(pg().Query("SELECT string_agg(id::text, ',' ORDER BY id) FROM outbox"), "1,3,5");
+}
+
+TEST_F(PgOutboxStoreTest, ReconnectsAfterItsBackendIsTerminated) {
+  pg().Exec("INSERT INTO outbox (topic, payload) VALUES ('t', 'p')");
+  PgOutboxStore store(pg().dsn());
+  ASSERT_TRUE(store.ReadBatch(10).ok());
+
+  pg().Exec(
+      "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+      "WHERE application_name = 'store-under-test' AND pid <> pg_backend_pid()");
+  Result<std::vector<OutboxMessage>> broken = store.ReadBatch(10);
+  if (!broken.ok()) {
+    EXPECT_EQ(broken.status().code(), StatusCode::kUnavailable);
+  }
+
+  Result<std::vector<OutboxMessage>> batch = ReadEventually(store);
+  ASSERT_TRUE(batch.ok()) << batch.status().message();
+  EXPECT_EQ(batch->size(), 1u);
+}
+
+TEST_F(PgOutboxStoreTest, ReconnectsAfterAnImmediateServerRestart) {
+  pg().Exec("INSERT INTO outbox (topic, payload) VALUES ('t', 'p')");
+  PgOutboxStore store(pg().dsn());
+  ASSERT_TRUE(store.ReadBatch(10).ok());
+
+  pg().Ctl("restart -m immediate");
+  Result<std::vector<OutboxMessage>> batch = ReadEventually(store);
+
+  ASSERT_TRUE(batch.ok()) << batch.status().message();
+  EXPECT_EQ(batch->size(), 1u);
+}
+
+TEST_F(PgOutboxStoreTest, ReportsAMissingOutboxTableAsAnOperatorProblem) {
+  pg().Exec("CREATE SCHEMA IF NOT EXISTS nothing_here");
+  PgOutboxStore store(pg().dsn() + " options='-c search_path=nothing_here'");
+
+  Result<std::vector<OutboxMessage>> batch = store.ReadBatch(10);
+
+  ASSERT_FALSE(batch.ok());
+  EXPECT_EQ(batch.status().code(), StatusCode::kFailedPrecondition);
+  EXPECT_NE(batch.status().message().find("SQLSTATE 42P01"), std::string::npos)
+      << batch.status().message();
+}
+
+TEST_F(PgOutboxStoreTest, ReportsAnUnreachableServerAsUnavailable) {
+  PgOutboxStore store("host=/nonexistent-socket-dir port=5432 user=postgres");
+
+  Result<std::vector<OutboxMessage>> batch = store.ReadBatch(10);
+
+  ASSERT_FALSE(batch.ok());
+  EXPECT_EQ(batch.status().code(), StatusCode::kUnavailable);
+}
+
+}  // namespace
+}  // namespace outbox

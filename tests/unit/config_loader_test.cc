@@ -1,0 +1,238 @@
+#include "config/loader.h"
+
+#include <gtest/gtest.h>
+
+#include <map>
+
+namespace outbox {
+namespace {
+
+EnvLookup FakeEnv(std::map<std::string, std::string> vars) {
+  return [vars](const std::string& name) -> std::optional<std::string> {
+    auto it = vars.find(name);
+    if (it == vars.end()) return std::nullopt;
+    return it->second;
+  };
+}
+
+LoadedConfig Load(const std::string& yaml, std::map<std::string, std::string> env = {}) {
+  return LoadConfigFromString(yaml, "relay.yaml", FakeEnv(std::move(env)));
+}
+
+std::vector<std::string> Messages(const LoadedConfig& loaded) {
+  std::vector<std::string> out;
+  for (const auto& p : loaded.problems) out.push_back(FormatConfigProblem("relay.yaml", p));
+  return out;
+}
+
+constexpr const char* kMinimal = R"(
+postgres: { dsn: "postgresql://relay@db/app" }
+kafka: { bootstrap_servers: "broker:9092" }
+)";
+
+TEST(ConfigLoader, AcceptsMinimalConfigAndFillsDefaults) {
+  const LoadedConfig loaded = Load(kMinimal);
+  ASSERT_TRUE(loaded.problems.empty()) << Messages(loaded)[0];
+  const Config& c = loaded.config;
+  EXPECT_EQ(c.postgres.dsn, "postgresql://relay@db/app");
+  EXPECT_EQ(c.kafka.bootstrap_servers, "broker:9092");
+  EXPECT_EQ(c.relay.batch_size, 500);
+  EXPECT_EQ(c.relay.poll_interval_ms, 200);
+  EXPECT_EQ(c.relay.drain_timeout_ms, 10000);
+  EXPECT_EQ(c.metrics.listen, "0.0.0.0:9464");
+  EXPECT_EQ(c.log.level, "info");
+}
+
+TEST(ConfigLoader, ReadsEverySection) {
+  const LoadedConfig loaded = Load(R"(
+postgres:
+  dsn: "host=/tmp port=5432"
+kafka:
+  bootstrap_servers: "a:1,b:2"
+  properties:
+    linger.ms: 20
+    compression.type: zstd
+relay:
+  batch_size: 1000
+  poll_interval_ms: 50
+  drain_timeout_ms: 0
+  backoff_initial_ms: 10
+  backoff_max_ms: 5000
+metrics:
+  listen: "127.0.0.1:0"
+log:
+  level: debug
+)");
+  ASSERT_TRUE(loaded.problems.empty()) << Messages(loaded)[0];
+  const Config& c = loaded.config;
+  ASSERT_EQ(c.kafka.properties.size(), 2u);
+  EXPECT_EQ(c.kafka.properties[0].name, "linger.ms");
+  EXPECT_EQ(c.kafka.properties[0].value, "20");
+  EXPECT_EQ(c.kafka.properties[0].mark.line, 7);
+  EXPECT_EQ(c.kafka.properties[1].value, "zstd");
+  EXPECT_EQ(c.relay.batch_size, 1000);
+  EXPECT_EQ(c.relay.poll_interval_ms, 50);
+  EXPECT_EQ(c.relay.drain_timeout_ms, 0);
+  EXPECT_EQ(c.relay.backoff_initial_ms, 10);
+  EXPECT_EQ(c.relay.backoff_max_ms, 5000);
+  EXPECT_EQ(c.metrics.listen, "127.0.0.1:0");
+  EXPECT_EQ(c.log.level, "debug");
+}
+
+TEST(ConfigLoader, SubstitutesEnvironmentVariablesInValues) {
+  const LoadedConfig loaded = Load(R"(
+postgres: { dsn: "postgresql://relay:${PGPASS}@${PGHOST:-localhost}/app" }
+kafka: { bootstrap_servers: "${BROKERS:-localhost:9092}" }
+relay: { batch_size: "${BATCH}" }
+)",
+                                   {{"PGPASS", "s3cret"}, {"BATCH", "42"}});
+  ASSERT_TRUE(loaded.problems.empty()) << Messages(loaded)[0];
+  EXPECT_EQ(loaded.config.postgres.dsn, "postgresql://relay:s3cret@localhost/app");
+  EXPECT_EQ(loaded.config.kafka.bootstrap_servers, "localhost:9092");
+  EXPECT_EQ(loaded.config.relay.batch_size, 42);
+}
+
+TEST(ConfigLoader, ReportsUnsetVariableWithPosition) {
+  const LoadedConfig loaded = Load(R"(postgres: { dsn: "${NOPE}" }
+kafka: { bootstrap_servers: "b:1" }
+)");
+  ASSERT_EQ(loaded.problems.size(), 1u);
+  EXPECT_EQ(Messages(loaded)[0],
+            "relay.yaml:1:18: postgres.dsn: environment variable NOPE is not set "
+            "(use ${NOPE:-default} to give a default)");
+}
+
+TEST(ConfigLoader, ReportsEveryProblemAtOnceWithFileLineColumn) {
+  const LoadedConfig loaded = Load(R"(postgres:
+  dsn: "x"
+  dns: "typo"
+kafka:
+  bootstrap_servers: "b:1"
+relay:
+  batch_size: 0
+  poll_interval_ms: soon
+metrics:
+  listen: "nowhere"
+log:
+  level: loud
+)");
+  EXPECT_EQ(Messages(loaded),
+            (std::vector<std::string>{
+                "relay.yaml:3:3: postgres.dns: unknown key (expected one of: dsn)",
+                "relay.yaml:7:15: relay.batch_size: must be between 1 and 10000 (got 0)",
+                "relay.yaml:8:21: relay.poll_interval_ms: must be an integer between "
+                "1 and 60000 (got \"soon\")",
+                "relay.yaml:10:11: metrics.listen: must be host:port with a port from "
+                "0 to 65535 (got \"nowhere\")",
+                "relay.yaml:12:10: log.level: must be one of debug, info, warn, error "
+                "(got \"loud\")",
+            }));
+}
+
+TEST(ConfigLoader, RejectsUnknownTopLevelKey) {
+  const LoadedConfig loaded = Load(std::string(kMinimal) + "kafak: {}\n");
+  ASSERT_EQ(loaded.problems.size(), 1u);
+  EXPECT_EQ(Messages(loaded)[0],
+            "relay.yaml:4:1: kafak: unknown key (expected one of: kafka, log, "
+            "metrics, postgres, relay)");
+}
+
+TEST(ConfigLoader, RequiresDsnAndBootstrapServers) {
+  const LoadedConfig loaded = Load("relay: { batch_size: 10 }\n");
+  EXPECT_EQ(Messages(loaded),
+            (std::vector<std::string>{"relay.yaml:1:1: postgres.dsn: is required",
+                                      "relay.yaml:1:1: kafka.bootstrap_servers: is required"}));
+}
+
+TEST(ConfigLoader, RejectsEmptyRequiredValues) {
+  const LoadedConfig loaded = Load(R"(postgres: { dsn: "${EMPTY:-}" }
+kafka: { bootstrap_servers: "b:1" }
+)");
+  ASSERT_EQ(loaded.problems.size(), 1u);
+  EXPECT_EQ(Messages(loaded)[0], "relay.yaml:1:18: postgres.dsn: must not be empty");
+}
+
+TEST(ConfigLoader, RejectsDuplicateKeys) {
+  const LoadedConfig loaded = Load(R"(postgres: { dsn: "a", dsn: "b" }
+kafka: { bootstrap_servers: "b:1" }
+)");
+  ASSERT_EQ(loaded.problems.size(), 1u);
+  EXPECT_EQ(Messages(loaded)[0], "relay.yaml:1:23: postgres.dsn: duplicate key");
+}
+
+TEST(ConfigLoader, RefusesKafkaPropertiesThatBreakNoLoss) {
+  const LoadedConfig loaded = Load(R"(postgres: { dsn: "a" }
+kafka:
+  bootstrap_servers: "b:1"
+  properties:
+    acks: "1"
+    enable.idempotence: false
+    bootstrap.servers: "other:1"
+)");
+  EXPECT_EQ(Messages(loaded),
+            (std::vector<std::string>{
+                "relay.yaml:5:11: kafka.properties.acks: must be \"all\": a row is "
+                "removed only after every in-sync replica has it (got \"1\")",
+                "relay.yaml:6:25: kafka.properties.enable.idempotence: must stay true: "
+                "without it retries can duplicate and reorder messages (got \"false\")",
+                "relay.yaml:7:24: kafka.properties.bootstrap.servers: set "
+                "kafka.bootstrap_servers instead",
+            }));
+}
+
+TEST(ConfigLoader, AcceptsAcksAllSpelledEitherWay) {
+  const LoadedConfig loaded = Load(std::string(kMinimal) +
+                                   "relay: {}\n");
+  EXPECT_TRUE(loaded.problems.empty());
+  const LoadedConfig minus_one = Load(R"(postgres: { dsn: "a" }
+kafka: { bootstrap_servers: "b:1", properties: { acks: "-1" } }
+)");
+  EXPECT_TRUE(minus_one.problems.empty());
+}
+
+TEST(ConfigLoader, RejectsBackoffCapBelowInitial) {
+  const LoadedConfig loaded = Load(std::string(kMinimal) +
+                                   "relay: { backoff_initial_ms: 500, backoff_max_ms: 100 }\n");
+  ASSERT_EQ(loaded.problems.size(), 1u);
+  EXPECT_EQ(loaded.problems[0].key, "relay.backoff_max_ms");
+  EXPECT_EQ(loaded.problems[0].problem, "must not be below relay.backoff_initial_ms (500)");
+}
+
+TEST(ConfigLoader, ReportsYamlSyntaxErrorWithPosition) {
+  const LoadedConfig loaded = Load("postgres: { dsn: \"a\"\nkafka: [\n");
+  ASSERT_EQ(loaded.problems.size(), 1u);
+  EXPECT_EQ(loaded.problems[0].key, "");
+  EXPECT_GT(loaded.problems[0].mark.line, 0);
+  EXPECT_NE(loaded.problems[0].problem.find("invalid YAML"), std::string::npos);
+}
+
+TEST(ConfigLoader, RejectsSectionThatIsNotAMapping) {
+  const LoadedConfig loaded = Load(std::string(kMinimal) + "relay: 5\n");
+  ASSERT_EQ(loaded.problems.size(), 1u);
+  EXPECT_EQ(Messages(loaded)[0], "relay.yaml:4:8: relay: must be a mapping");
+}
+
+TEST(ConfigLoader, EmptyListenDisablesMetrics) {
+  const LoadedConfig loaded = Load(std::string(kMinimal) + "metrics: { listen: \"\" }\n");
+  ASSERT_TRUE(loaded.problems.empty());
+  EXPECT_EQ(loaded.config.metrics.listen, "");
+}
+
+TEST(ConfigLoader, ReportsUnreadableFile) {
+  const LoadedConfig loaded =
+      LoadConfigFile("/nonexistent/relay.yaml", FakeEnv({}));
+  ASSERT_EQ(loaded.problems.size(), 1u);
+  EXPECT_EQ(FormatConfigProblem("/nonexistent/relay.yaml", loaded.problems[0]),
+            "/nonexistent/relay.yaml: cannot read the config file");
+}
+
+TEST(ConfigLoader, ExampleConfigInDeployLoadsCleanly) {
+  const std::string path = std::string(OUTBOX_SOURCE_DIR) + "/deploy/outbox-relay.example.yaml";
+  const LoadedConfig loaded = LoadConfigFile(
+      path, FakeEnv({{"OUTBOX_PG_PASSWORD", "x"}}));
+  EXPECT_TRUE(loaded.problems.empty())
+      << FormatConfigProblem(path, loaded.problems.front());
+}
+
+}  // namespace
+}  // namespace outbox

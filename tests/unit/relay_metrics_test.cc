@@ -1,0 +1,77 @@
+#include "metrics/relay_metrics.h"
+
+#include <gtest/gtest.h>
+
+namespace outbox {
+namespace {
+
+using namespace std::chrono_literals;
+
+OutboxMessage Message(int64_t id, const std::string& topic) {
+  OutboxMessage m;
+  m.id = id;
+  m.topic = topic;
+  return m;
+}
+
+bool Contains(const std::string& text, const std::string& needle) {
+  return text.find(needle) != std::string::npos;
+}
+
+TEST(RelayMetrics, CountsPublishedMessagesByTopic) {
+  RelayMetrics metrics("1.2.3");
+  const OutboxMessage orders = Message(1, "orders");
+  const OutboxMessage users = Message(2, "users");
+  DeliveryOutcome ok{DeliveryKind::kDelivered, "", ""};
+  metrics.OnDelivered(orders, ok);
+  metrics.OnDelivered(orders, ok);
+  metrics.OnDelivered(users, ok);
+
+  const std::string text = metrics.Scrape();
+
+  EXPECT_TRUE(Contains(text, "outbox_relay_messages_published_total{topic=\"orders\"} 2"))
+      << text;
+  EXPECT_TRUE(Contains(text, "outbox_relay_messages_published_total{topic=\"users\"} 1"));
+  EXPECT_TRUE(Contains(text, "outbox_relay_build_info{version=\"1.2.3\"} 1"));
+}
+
+TEST(RelayMetrics, OldestPendingAgeGrowsUntilTheNextRead) {
+  RelayMetrics metrics("x");
+  metrics.OnOldestPending(SteadyClock::now() - 90s);
+  EXPECT_TRUE(Contains(metrics.Scrape(), "outbox_relay_oldest_pending_age_seconds 90"));
+  metrics.OnOldestPending(std::nullopt);
+  EXPECT_TRUE(Contains(metrics.Scrape(), "outbox_relay_oldest_pending_age_seconds 0\n"));
+}
+
+TEST(RelayMetrics, DeliveryLatencyStartsAtCreation) {
+  RelayMetrics metrics("x");
+  OutboxMessage m = Message(1, "t");
+  m.age_at_read_seconds = 2.0;
+  m.read_at = SteadyClock::now();
+  DeliveryOutcome ok{DeliveryKind::kDelivered, "", ""};
+  ok.reported_at = m.read_at + 500ms;
+  metrics.OnDelivered(m, ok);
+
+  const std::string text = metrics.Scrape();
+  EXPECT_TRUE(Contains(text, "outbox_relay_delivery_latency_seconds_sum 2.5")) << text;
+  EXPECT_TRUE(Contains(text, "outbox_relay_delivery_latency_seconds_bucket{le=\"2.5\"} 1"));
+  EXPECT_TRUE(Contains(text, "outbox_relay_delivery_latency_seconds_bucket{le=\"1\"} 0"));
+}
+
+TEST(RelayMetrics, CountsErrorsByReasonAndTracksHealth) {
+  RelayMetrics metrics("x");
+  OutboxMessage m = Message(1, "t");
+  metrics.OnNotDelivered(m, {DeliveryKind::kRetriable, "msg_timed_out", "x"});
+  metrics.OnStoreResult(true);
+  metrics.OnSinkResult(false);
+
+  const std::string text = metrics.Scrape();
+  EXPECT_TRUE(Contains(text, "outbox_relay_publish_errors_total{reason=\"msg_timed_out\"} 1"));
+  EXPECT_TRUE(Contains(text, "outbox_relay_postgres_up 1"));
+  EXPECT_TRUE(Contains(text, "outbox_relay_kafka_up 0"));
+  EXPECT_TRUE(metrics.postgres_ok());
+  EXPECT_FALSE(metrics.kafka_ok());
+}
+
+}  // namespace
+}  // namespace outbox
