@@ -33,6 +33,10 @@ int main(int argc, char** argv) {
   sigaddset(&signals, SIGTERM);
   sigaddset(&signals, SIGINT);
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+  // Ignored signals (inherited from a shell's background job) never reach
+  // sigwait; this process must always stop on them.
+  signal(SIGTERM, SIG_DFL);
+  signal(SIGINT, SIG_DFL);
 
   char errstr[512];
   rd_kafka_conf_t* conf = rd_kafka_conf_new();

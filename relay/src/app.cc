@@ -3,7 +3,9 @@
 #include <pthread.h>
 #include <signal.h>
 
+#include <algorithm>
 #include <cstdio>
+#include <tuple>
 #include <cstdlib>
 #include <iostream>
 #include <optional>
@@ -29,18 +31,19 @@ namespace {
 std::optional<Config> LoadValidConfig(const std::string& path) {
   LoadedConfig loaded = LoadConfigFile(path, &LookupProcessEnv);
   std::vector<ConfigProblem>& problems = loaded.problems;
-  if (problems.empty()) {
-    const KafkaConfig& kafka = loaded.config.kafka;
-    for (const KafkaPropertyProblem& p : ValidateKafkaConfig(kafka)) {
-      if (p.property_index >= 0) {
-        const KafkaProperty& property = kafka.properties[p.property_index];
-        problems.push_back(
-            {property.mark, "kafka.properties." + property.name, p.problem});
-      } else {
-        problems.push_back({kafka.properties_mark, "kafka.properties", p.problem});
-      }
+  // librdkafka judges its own properties; reported alongside the rest.
+  const KafkaConfig& kafka = loaded.config.kafka;
+  for (const KafkaPropertyProblem& p : ValidateKafkaConfig(kafka)) {
+    if (p.property_index >= 0) {
+      const KafkaProperty& property = kafka.properties[p.property_index];
+      problems.push_back({property.mark, "kafka.properties." + property.name, p.problem});
+    } else if (!kafka.bootstrap_servers.empty()) {
+      problems.push_back({kafka.properties_mark, "kafka.properties", p.problem});
     }
   }
+  std::sort(problems.begin(), problems.end(), [](const auto& a, const auto& b) {
+    return std::tie(a.mark.line, a.mark.column) < std::tie(b.mark.line, b.mark.column);
+  });
   if (problems.empty()) return std::move(loaded.config);
   for (const ConfigProblem& problem : problems) {
     std::cerr << FormatConfigProblem(path, problem) << '\n';
@@ -70,6 +73,10 @@ void StartSignalThread(StopSignal& stop) {
   sigaddset(&signals, SIGTERM);
   sigaddset(&signals, SIGINT);
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+  // A shell starts background jobs with SIGINT ignored, and an ignored signal
+  // never reaches sigwait. The relay promises to drain on either signal.
+  signal(SIGTERM, SIG_DFL);
+  signal(SIGINT, SIG_DFL);
   std::thread([signals, &stop] {
     int received = 0;
     for (int count = 0;; ++count) {
@@ -139,7 +146,8 @@ int RunCommand(const std::string& config_path) {
              {"port", std::to_string(endpoints->port())}});
   }
 
-  PgOutboxStore store(config->postgres.dsn);
+  PgOutboxStore store(config->postgres.dsn,
+                      [&metrics](bool leader) { metrics.SetLeader(leader); });
   RelayLoop loop(store, **sink, stop, metrics, options);
   LogInfo("relay started",
           {{"version", OUTBOX_RELAY_VERSION},

@@ -169,6 +169,34 @@ TEST_F(PgOutboxStoreTest, ReportsAMissingOutboxTableAsAnOperatorProblem) {
       << batch.status().message();
 }
 
+TEST_F(PgOutboxStoreTest, OnlyOneStoreReadsAtATimeAndAStandbyTakesOver) {
+  pg().Exec("INSERT INTO outbox (topic, payload) VALUES ('t', 'p')");
+  std::vector<bool> first_changes, second_changes;
+  auto first = std::make_unique<PgOutboxStore>(
+      pg().dsn(), [&](bool holds) { first_changes.push_back(holds); });
+  PgOutboxStore second(pg().dsn(), [&](bool holds) { second_changes.push_back(holds); });
+
+  Result<std::vector<OutboxMessage>> active = first->ReadBatch(10);
+  Result<std::vector<OutboxMessage>> standby = second.ReadBatch(10);
+
+  ASSERT_TRUE(active.ok());
+  EXPECT_EQ(active->size(), 1u);
+  ASSERT_TRUE(standby.ok());
+  EXPECT_TRUE(standby->empty());
+  EXPECT_EQ(first_changes, std::vector<bool>{true});
+  EXPECT_TRUE(second_changes.empty());
+
+  first.reset();  // the holder's session ends (stop, crash, lost connection)
+  bool took_over = false;
+  for (int i = 0; i < 50 && !took_over; ++i) {  // the server frees the lock quickly
+    Result<std::vector<OutboxMessage>> batch = second.ReadBatch(10);
+    took_over = batch.ok() && batch->size() == 1;
+    if (!took_over) std::this_thread::sleep_for(20ms);
+  }
+  EXPECT_TRUE(took_over);
+  EXPECT_EQ(second_changes, std::vector<bool>{true});
+}
+
 TEST_F(PgOutboxStoreTest, ReportsAnUnreachableServerAsUnavailable) {
   PgOutboxStore store("host=/nonexistent-socket-dir port=5432 user=postgres");
 

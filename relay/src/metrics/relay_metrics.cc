@@ -65,7 +65,13 @@ RelayMetrics::RelayMetrics(const std::string& version)
                         .Name("outbox_relay_last_success_timestamp_seconds")
                         .Help("Unix time of the last broker acknowledgement.")
                         .Register(*registry_)
-                        .Add({})) {
+                        .Add({})),
+      leader_(prometheus::BuildGauge()
+                  .Name("outbox_relay_leader")
+                  .Help("1 while this instance holds the outbox lock and publishes; "
+                        "0 while it stands by.")
+                  .Register(*registry_)
+                  .Add({})) {
   prometheus::BuildGauge()
       .Name("outbox_relay_build_info")
       .Help("Always 1; the version is in the label.")

@@ -29,6 +29,9 @@ class RelayMetrics : public RelayObserver {
   void OnSinkResult(bool any_delivered) override;
   void OnHeartbeat() override;
 
+  // Whether this instance holds the outbox lock (publishes) or stands by.
+  void SetLeader(bool leader) { leader_.Set(leader ? 1 : 0); }
+
   // Updates the gauges that are derived from time, then serialises.
   std::string Scrape();
 
@@ -46,6 +49,7 @@ class RelayMetrics : public RelayObserver {
   prometheus::Gauge& postgres_up_;
   prometheus::Gauge& kafka_up_;
   prometheus::Gauge& last_success_;
+  prometheus::Gauge& leader_;
 
   // Steady-clock nanoseconds of the oldest pending row's creation; 0 = none.
   std::atomic<int64_t> oldest_pending_since_ns_{0};

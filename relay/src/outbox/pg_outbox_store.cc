@@ -3,6 +3,7 @@
 #include <nlohmann/json.hpp>
 #include <pqxx/pqxx>
 
+#include "common/log.h"
 #include "outbox/pg_errors.h"
 
 namespace outbox {
@@ -17,6 +18,10 @@ SELECT id, topic, key, payload, headers::text,
   FROM outbox
  ORDER BY id
  LIMIT $1)";
+
+// Session-level, so it is released the moment the holder's connection ends.
+// The key is arbitrary and shared by every relay on this database.
+constexpr const char* kTryLockSql = "SELECT pg_try_advisory_lock(7956016237345505073)";
 
 constexpr const char* kRemoveSql =
     "DELETE FROM outbox WHERE id = ANY($1::bigint[])";
@@ -57,13 +62,14 @@ struct PgOutboxStore::Connection {
   pqxx::connection pq;
 };
 
-PgOutboxStore::PgOutboxStore(std::string dsn) : dsn_(std::move(dsn)) {}
+PgOutboxStore::PgOutboxStore(std::string dsn, LockCallback on_lock_change)
+    : dsn_(std::move(dsn)), on_lock_change_(std::move(on_lock_change)) {}
 
 PgOutboxStore::~PgOutboxStore() = default;
 
 Status PgOutboxStore::EnsureConnected() {
   if (connection_ && connection_->pq.is_open()) return Status::Ok();
-  connection_.reset();
+  DropConnection();
   try {
     auto connection = std::make_unique<Connection>(dsn_);
     // A statement that hangs (lock wait, lost server) must not wedge the
@@ -86,12 +92,12 @@ Status PgOutboxStore::Classify(const std::exception& e) {
   }
   if (const auto* sql = dynamic_cast<const pqxx::sql_error*>(&e)) {
     const StatusCode code = ClassifySqlState(sql->sqlstate());
-    if (code == StatusCode::kUnavailable) connection_.reset();
+    if (code == StatusCode::kUnavailable) DropConnection();
     return Status(code, "SQLSTATE " + sql->sqlstate() + ": " + message);
   }
   // Broken connections, commits in doubt and anything unexpected: start
   // from a fresh connection. Every statement here is safe to repeat.
-  connection_.reset();
+  DropConnection();
   if (dynamic_cast<const pqxx::broken_connection*>(&e) != nullptr ||
       dynamic_cast<const pqxx::in_doubt_error*>(&e) != nullptr) {
     return Status(StatusCode::kUnavailable, message);
@@ -99,9 +105,35 @@ Status PgOutboxStore::Classify(const std::exception& e) {
   return Status(StatusCode::kInternal, message);
 }
 
+void PgOutboxStore::DropConnection() {
+  connection_.reset();
+  if (holds_lock_) {
+    holds_lock_ = false;
+    LogWarn("lost the database session that held the outbox lock");
+    if (on_lock_change_) on_lock_change_(false);
+  }
+}
+
+bool PgOutboxStore::TryLock() {
+  pqxx::nontransaction tx(connection_->pq);
+  if (!tx.exec(kTryLockSql)[0][0].as<bool>()) {
+    if (!standby_logged_) {
+      LogInfo("another relay holds the outbox lock; standing by");
+      standby_logged_ = true;
+    }
+    return false;
+  }
+  holds_lock_ = true;
+  standby_logged_ = false;
+  LogInfo("holding the outbox lock; publishing");
+  if (on_lock_change_) on_lock_change_(true);
+  return true;
+}
+
 Result<std::vector<OutboxMessage>> PgOutboxStore::ReadBatch(size_t max_rows) {
   if (Status s = EnsureConnected(); !s.ok()) return s;
   try {
+    if (!holds_lock_ && !TryLock()) return std::vector<OutboxMessage>{};
     pqxx::nontransaction tx(connection_->pq);
     const pqxx::result rows =
         tx.exec_prepared("read_batch", static_cast<int64_t>(max_rows));

@@ -1,9 +1,15 @@
 // OutboxStore on PostgreSQL via libpqxx: the only place that talks to the
 // outbox table. libpqxx exceptions stop here and become Status codes.
 //
+// One relay publishes at a time: the store reads only while its session holds
+// an advisory lock on the outbox. Other instances read empty batches (standby)
+// and take over as soon as the holder's session ends, so keys stay in order
+// even when several relays are started by mistake or for availability.
+//
 // Threading: one thread at a time (it owns one connection).
 #pragma once
 
+#include <functional>
 #include <memory>
 #include <string>
 
@@ -13,7 +19,10 @@ namespace outbox {
 
 class PgOutboxStore : public OutboxStore {
  public:
-  explicit PgOutboxStore(std::string dsn);
+  // `on_lock_change(true)` when this instance starts publishing, false when
+  // it loses the lock (its connection ended).
+  using LockCallback = std::function<void(bool holds_lock)>;
+  explicit PgOutboxStore(std::string dsn, LockCallback on_lock_change = {});
   ~PgOutboxStore() override;
 
   Result<std::vector<OutboxMessage>> ReadBatch(size_t max_rows) override;
@@ -24,10 +33,16 @@ class PgOutboxStore : public OutboxStore {
   Status EnsureConnected();
   // Maps a libpqxx exception to a Status; drops the connection when broken.
   Status Classify(const std::exception& e);
+  // Tries to take the outbox lock on the current connection.
+  bool TryLock();
+  void DropConnection();
 
   struct Connection;  // wraps pqxx::connection, so libpqxx stays in the .cc
   std::string dsn_;
   std::unique_ptr<Connection> connection_;
+  LockCallback on_lock_change_;
+  bool holds_lock_ = false;
+  bool standby_logged_ = false;
 };
 
 }  // namespace outbox

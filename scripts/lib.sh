@@ -1,0 +1,49 @@
+# Shell helpers shared by scripts/demo and the end-to-end tests. Source it.
+
+# wait_until SECONDS COMMAND...: retries COMMAND every 0.2 s; fails after SECONDS.
+wait_until() {
+  local deadline=$((SECONDS + $1))
+  shift
+  until "$@" >/dev/null 2>&1; do
+    ((SECONDS < deadline)) || return 1
+    sleep 0.2
+  done
+}
+
+# start_dev_broker BIN_DIR WORK_DIR [ARGS...]: starts outbox-dev-broker in the
+# background, sets DEV_BROKER_PID and DEV_BROKER_BOOTSTRAP.
+start_dev_broker() {
+  local bin_dir=$1 work_dir=$2
+  shift 2
+  "$bin_dir/outbox-dev-broker" "$@" >"$work_dir/broker.out" 2>"$work_dir/broker.log" &
+  DEV_BROKER_PID=$!
+  wait_until 10 test -s "$work_dir/broker.out" || {
+    echo "outbox-dev-broker did not start:" >&2
+    cat "$work_dir/broker.log" >&2
+    return 1
+  }
+  DEV_BROKER_BOOTSTRAP=$(head -n 1 "$work_dir/broker.out")
+}
+
+# write_relay_config FILE DSN BOOTSTRAP: a config for local runs (metrics on a
+# free port, logged by the relay).
+write_relay_config() {
+  cat >"$1" <<YAML
+postgres:
+  dsn: "$2"
+kafka:
+  bootstrap_servers: "$3"
+  properties:
+    linger.ms: "5"
+relay:
+  poll_interval_ms: 50
+  drain_timeout_ms: 5000
+metrics:
+  listen: "127.0.0.1:0"
+YAML
+}
+
+# metrics_port LOG_FILE: the port the relay logged for its metrics endpoint.
+metrics_port() {
+  sed -n 's/.*msg="metrics endpoint listening".* port=\([0-9]*\).*/\1/p' "$1" | head -n 1
+}

@@ -1,0 +1,142 @@
+#!/usr/bin/env bash
+# End to end: the real outbox-relay and outbox-dev-broker binaries, rows
+# written with psql, the topic read back with kcat, /metrics checked with
+# promtool. Usage: relay_e2e.sh BIN_DIR
+set -euo pipefail
+
+bin_dir=$(cd "$1" && pwd)
+root=$(cd "$(dirname "$0")/../.." && pwd)
+source "$root/scripts/lib.sh"
+work=$(mktemp -d /tmp/outbox-e2e.XXXXXX)
+chmod 755 "$work"  # the postgres user must reach the server dir inside
+relay_pid=""
+
+cleanup() {
+  if [[ -n "$relay_pid" ]]; then kill -TERM "$relay_pid" 2>/dev/null; wait "$relay_pid" 2>/dev/null; fi || true
+  [[ -n "${DEV_BROKER_PID:-}" ]] && kill "$DEV_BROKER_PID" 2>/dev/null || true
+  "$root/scripts/throwaway-pg" stop "$work/pg" || true
+  rm -rf "$work"
+}
+trap cleanup EXIT
+
+fail() {
+  echo "FAIL: $*" >&2
+  [[ -f "$work/relay.log" ]] && { echo "--- relay log" >&2; tail -n 30 "$work/relay.log" >&2; }
+  exit 1
+}
+pass() { echo "ok: $*"; }
+
+dsn=$("$root/scripts/throwaway-pg" start "$work/pg")
+start_dev_broker "$bin_dir" "$work" --topic orders:4
+config="$work/relay.yaml"
+write_relay_config "$config" "$dsn" "$DEV_BROKER_BOOTSTRAP"
+relay="$bin_dir/outbox-relay"
+
+# --- the CLI contract -------------------------------------------------------
+"$relay" --version | grep -q '^outbox-relay [0-9]' || fail "--version"
+set +e
+"$relay" >/dev/null 2>&1; [[ $? == 2 ]] || fail "no subcommand must exit 2"
+"$relay" run >/dev/null 2>&1; [[ $? == 2 ]] || fail "missing --config must exit 2"
+cat >"$work/bad.yaml" <<'YAML'
+postgres: { dsn: "x" }
+kafka:
+  bootstrap_servers: "b:1"
+  properties: { no.such.thing: "1" }
+relay: { batch_size: 0, surprise: 1 }
+YAML
+bad_output=$("$relay" check-config --config "$work/bad.yaml" 2>&1); bad_status=$?
+set -e
+[[ $bad_status == 78 ]] || fail "bad config must exit 78 (got $bad_status)"
+grep -q "bad.yaml:4:32: kafka.properties.no.such.thing: No such configuration property" <<<"$bad_output" ||
+  fail "bad librdkafka property not reported: $bad_output"
+grep -q "bad.yaml:5:22: relay.batch_size: must be between 1 and 10000 (got 0)" <<<"$bad_output" ||
+  fail "batch_size problem not reported: $bad_output"
+grep -q "bad.yaml:5:25: relay.surprise: unknown key" <<<"$bad_output" ||
+  fail "unknown key not reported: $bad_output"
+pass "bad config: every problem reported as file:line:col, exit 78"
+"$relay" check-config --config "$config" >/dev/null || fail "check-config on a good config"
+
+"$relay" migrate --config "$config" | grep -q "applied 0001_outbox.sql" || fail "migrate"
+"$relay" migrate --config "$config" | grep -q "up to date" || fail "second migrate"
+pass "migrate applies schema/ once"
+
+# --- publish ----------------------------------------------------------------
+"$relay" run --config "$config" >"$work/relay.log" 2>&1 &
+relay_pid=$!
+wait_until 10 grep -q 'msg="relay started"' "$work/relay.log" || fail "relay did not start"
+port=$(metrics_port "$work/relay.log")
+
+rows=200
+{
+  for i in $(seq 1 $rows); do
+    key="customer-$((i % 7))"
+    echo "BEGIN;"
+    echo "INSERT INTO outbox (topic, key, payload, headers) VALUES ('orders', '$key', 'order $i', '{\"seq\": \"$i\", \"type\": \"OrderPlaced\"}');"
+    echo "COMMIT;"
+  done
+  # No key, and a tombstone.
+  echo "INSERT INTO outbox (topic, key, payload, headers) VALUES ('orders', NULL, 'keyless', '{\"seq\": \"$((rows + 1))\"}');"
+  echo "INSERT INTO outbox (topic, key, payload, headers) VALUES ('orders', 'customer-1', NULL, '{\"seq\": \"$((rows + 2))\"}');"
+} | psql -q -v ON_ERROR_STOP=1 "$dsn"
+total=$((rows + 2))
+
+outbox_empty() { [[ $(psql -tAq "$dsn" -c "SELECT count(*) FROM outbox") == 0 ]]; }
+wait_until 60 outbox_empty || fail "outbox not drained"
+pass "outbox drained"
+
+# kcat: partition, offset, key, payload, headers (one line per message).
+kcat -b "$DEV_BROKER_BOOTSTRAP" -C -t orders -o beginning -e -q \
+  -f '%p\t%o\t%k\t%s\t%h\n' -Z >"$work/consumed.tsv" 2>"$work/kcat.log" || fail "kcat"
+consumed=$(wc -l <"$work/consumed.tsv")
+[[ $consumed == "$total" ]] || fail "expected $total messages, kcat read $consumed"
+for i in $(seq 1 $rows); do
+  grep -qP "^\d+\t\d+\tcustomer-$((i % 7))\torder $i\toutbox-id=\d+,seq=$i,type=OrderPlaced$" \
+    "$work/consumed.tsv" || fail "message $i missing or wrong: $(grep "seq=$i," "$work/consumed.tsv")"
+done
+grep -qP "^\d+\t\d+\tNULL\tkeyless\toutbox-id=$((rows + 1)),seq=$((rows + 1))$" "$work/consumed.tsv" ||
+  fail "keyless message wrong"
+grep -qP "^\d+\t\d+\tcustomer-1\tNULL\toutbox-id=$((rows + 2)),seq=$((rows + 2))$" "$work/consumed.tsv" ||
+  fail "tombstone wrong"
+pass "kcat read every key, payload and header"
+
+# Per key: one partition, outbox ids increasing with offsets.
+sort -t$'\t' -k1,1n -k2,2n "$work/consumed.tsv" | awk -F'\t' '
+  $3 != "NULL" {
+    split($5, h, ","); sub("outbox-id=", "", h[1]); id = h[1] + 0
+    if (($3 in part) && part[$3] != $1) { print "key " $3 " on two partitions"; bad = 1 }
+    if (($3 in last) && id <= last[$3]) { print "key " $3 " out of order"; bad = 1 }
+    part[$3] = $1; last[$3] = id
+  }
+  END { exit bad }' || fail "per-key order"
+pass "per-key partition and order"
+
+# --- metrics ----------------------------------------------------------------
+curl -fsS "http://127.0.0.1:$port/metrics" >"$work/metrics.txt" || fail "scrape"
+promtool check metrics <"$work/metrics.txt" || fail "promtool check metrics"
+grep -q "^outbox_relay_messages_published_total{topic=\"orders\"} $total$" "$work/metrics.txt" ||
+  fail "published_total: $(grep published_total "$work/metrics.txt")"
+grep -q "^outbox_relay_oldest_pending_age_seconds 0$" "$work/metrics.txt" ||
+  fail "oldest age: $(grep oldest_pending "$work/metrics.txt")"
+curl -fsS "http://127.0.0.1:$port/healthz" | grep -q '"alive":true' || fail "/healthz"
+curl -fsS "http://127.0.0.1:$port/readyz" | grep -q '"ready":true' || fail "/readyz"
+pass "metrics pass promtool; healthz and readyz answer"
+
+# --- graceful stop ----------------------------------------------------------
+kill -TERM "$relay_pid"
+set +e
+wait "$relay_pid"; status=$?
+set -e
+relay_pid=""
+[[ $status == 0 ]] || fail "SIGTERM must exit 0 (got $status)"
+grep -q 'msg="relay stopped"' "$work/relay.log" || fail "no stop log line"
+pass "SIGTERM drains and exits 0"
+
+# --- rows written while the relay is down are sent after restart -------------
+psql -q "$dsn" -c "INSERT INTO outbox (topic, key, payload, headers) VALUES ('orders', 'late', 'while down', '{\"seq\": \"$((total + 1))\"}')"
+"$relay" run --config "$config" >"$work/relay.log" 2>&1 &
+relay_pid=$!
+wait_until 30 outbox_empty || fail "row written while down not sent"
+kcat -b "$DEV_BROKER_BOOTSTRAP" -C -t orders -o beginning -e -q -f '%k %s\n' | grep -q "^late while down$" ||
+  fail "row written while down not in kafka"
+pass "restart delivers rows written while the relay was down"
+echo "relay_e2e: all checks passed"
