@@ -226,12 +226,30 @@ TEST(ConfigLoader, ReportsUnreadableFile) {
             "/nonexistent/relay.yaml: cannot read the config file");
 }
 
-TEST(ConfigLoader, ExampleConfigInDeployLoadsCleanly) {
+// The shipped configs stay in sync with the loader.
+TEST(ConfigLoader, ShippedConfigsLoadCleanly) {
+  const std::map<std::string, std::string> env = {{"OUTBOX_PG_PASSWORD", "x"},
+                                                  {"PGHOST", "postgres"},
+                                                  {"KAFKA_BOOTSTRAP_SERVERS", "kafka:9092"}};
+  for (const char* file : {"deploy/outbox-relay.example.yaml", "deploy/compose/relay.yaml"}) {
+    const std::string path = std::string(OUTBOX_SOURCE_DIR) + "/" + file;
+    const LoadedConfig loaded = LoadConfigFile(path, FakeEnv(env));
+    EXPECT_TRUE(loaded.problems.empty())
+        << FormatConfigProblem(path, loaded.problems.front());
+  }
+}
+
+TEST(ConfigLoader, ExampleConfigStatesEveryDefault) {
   const std::string path = std::string(OUTBOX_SOURCE_DIR) + "/deploy/outbox-relay.example.yaml";
-  const LoadedConfig loaded = LoadConfigFile(
-      path, FakeEnv({{"OUTBOX_PG_PASSWORD", "x"}}));
-  EXPECT_TRUE(loaded.problems.empty())
-      << FormatConfigProblem(path, loaded.problems.front());
+  const LoadedConfig loaded = LoadConfigFile(path, FakeEnv({{"OUTBOX_PG_PASSWORD", "x"}}));
+  const Config defaults;
+  EXPECT_EQ(loaded.config.relay.batch_size, defaults.relay.batch_size);
+  EXPECT_EQ(loaded.config.relay.poll_interval_ms, defaults.relay.poll_interval_ms);
+  EXPECT_EQ(loaded.config.relay.drain_timeout_ms, defaults.relay.drain_timeout_ms);
+  EXPECT_EQ(loaded.config.relay.backoff_initial_ms, defaults.relay.backoff_initial_ms);
+  EXPECT_EQ(loaded.config.relay.backoff_max_ms, defaults.relay.backoff_max_ms);
+  EXPECT_EQ(loaded.config.metrics.listen, defaults.metrics.listen);
+  EXPECT_EQ(loaded.config.log.level, defaults.log.level);
 }
 
 }  // namespace
