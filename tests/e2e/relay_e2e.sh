@@ -139,4 +139,37 @@ wait_until 30 outbox_empty || fail "row written while down not sent"
 kcat -b "$DEV_BROKER_BOOTSTRAP" -C -t orders -o beginning -e -q -f '%k %s\n' | grep -q "^late while down$" ||
   fail "row written while down not in kafka"
 pass "restart delivers rows written while the relay was down"
+
+# --- stopping while the broker is gone --------------------------------------
+kill "$DEV_BROKER_PID"; wait "$DEV_BROKER_PID" 2>/dev/null || true; DEV_BROKER_PID=""
+psql -q "$dsn" -c "INSERT INTO outbox (topic, key, payload) VALUES ('orders', 'stuck', 'broker gone')"
+sleep 1  # the relay is now waiting for acks that cannot come
+started=$SECONDS
+kill -TERM "$relay_pid"
+set +e
+wait "$relay_pid"; status=$?
+set -e
+relay_pid=""
+[[ $status == 0 ]] || fail "SIGTERM with the broker gone must still exit 0 (got $status)"
+((SECONDS - started <= 15)) || fail "drain took $((SECONDS - started)) s; drain_timeout_ms is 5000"
+[[ $(psql -tAq "$dsn" -c "SELECT count(*) FROM outbox WHERE key = 'stuck'") == 1 ]] ||
+  fail "the unacknowledged row must stay pending"
+pass "SIGTERM with the broker gone: bounded drain, exit 0, row stays pending"
+
+"$relay" run --config "$config" >"$work/relay.log" 2>&1 &
+relay_pid=$!
+wait_until 10 grep -q 'msg="relay started"' "$work/relay.log" || fail "relay did not restart"
+sleep 1
+started=$SECONDS
+kill -TERM "$relay_pid"; sleep 0.3; kill -TERM "$relay_pid"
+set +e
+wait "$relay_pid"; status=$?
+set -e
+relay_pid=""
+[[ $status == 1 ]] || fail "a second signal must exit at once with 1 (got $status)"
+((SECONDS - started <= 2)) || fail "second signal took $((SECONDS - started)) s"
+grep -q 'msg="second signal: exiting now' "$work/relay.log" || fail "no log line for the second signal"
+[[ $(psql -tAq "$dsn" -c "SELECT count(*) FROM outbox WHERE key = 'stuck'") == 1 ]] ||
+  fail "the unacknowledged row must stay pending after a hard stop"
+pass "second signal exits at once; the row stays pending"
 echo "relay_e2e: all checks passed"
