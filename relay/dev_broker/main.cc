@@ -5,13 +5,14 @@
 // partition keeps at most ~5 MiB (older data is evicted).
 #include <librdkafka/rdkafka.h>
 #include <librdkafka/rdkafka_mock.h>
-#include <signal.h>
 
 #include <CLI/CLI.hpp>
 #include <cstdio>
 #include <cstdlib>
 #include <string>
 #include <vector>
+
+#include "common/stop_signals.h"
 
 int main(int argc, char** argv) {
   CLI::App cli{"outbox-dev-broker: a local Kafka-protocol broker (librdkafka mock cluster)"};
@@ -28,15 +29,7 @@ int main(int argc, char** argv) {
     return code == 0 ? 0 : 2;
   }
 
-  sigset_t signals;
-  sigemptyset(&signals);
-  sigaddset(&signals, SIGTERM);
-  sigaddset(&signals, SIGINT);
-  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
-  // Ignored signals (inherited from a shell's background job) never reach
-  // sigwait; this process must always stop on them.
-  signal(SIGTERM, SIG_DFL);
-  signal(SIGINT, SIG_DFL);
+  const sigset_t signals = outbox::BlockStopSignals();
 
   char errstr[512];
   rd_kafka_conf_t* conf = rd_kafka_conf_new();

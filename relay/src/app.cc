@@ -1,8 +1,5 @@
 #include "app.h"
 
-#include <pthread.h>
-#include <signal.h>
-
 #include <algorithm>
 #include <cstdio>
 #include <tuple>
@@ -13,6 +10,7 @@
 
 #include "common/log.h"
 #include "common/stop_signal.h"
+#include "common/stop_signals.h"
 #include "config/loader.h"
 #include "config/redact.h"
 #include "core/relay_loop.h"
@@ -68,15 +66,7 @@ void SetLibpqDefaults() {
 // (unacknowledged rows simply stay pending). Signals are blocked in every
 // thread and taken here with sigwait, so no work happens in a handler.
 void StartSignalThread(StopSignal& stop) {
-  sigset_t signals;
-  sigemptyset(&signals);
-  sigaddset(&signals, SIGTERM);
-  sigaddset(&signals, SIGINT);
-  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
-  // A shell starts background jobs with SIGINT ignored, and an ignored signal
-  // never reaches sigwait. The relay promises to drain on either signal.
-  signal(SIGTERM, SIG_DFL);
-  signal(SIGINT, SIG_DFL);
+  const sigset_t signals = BlockStopSignals();
   std::thread([signals, &stop] {
     int received = 0;
     for (int count = 0;; ++count) {

@@ -26,6 +26,30 @@ fail() {
 }
 pass() { echo "ok: $*"; }
 
+# stop_relay N: sends N SIGTERMs (0.3 s apart) and waits; sets relay_status
+# and stop_seconds.
+stop_relay() {
+  local started=$SECONDS
+  for ((i = 0; i < $1; i++)); do
+    ((i == 0)) || sleep 0.3
+    kill -TERM "$relay_pid"
+  done
+  set +e
+  wait "$relay_pid"
+  relay_status=$?
+  set -e
+  relay_pid=""
+  stop_seconds=$((SECONDS - started))
+}
+
+start_relay() {
+  "$relay" run --config "$config" >"$work/relay.log" 2>&1 &
+  relay_pid=$!
+  wait_until 10 grep -q 'msg="relay started"' "$work/relay.log" || fail "relay did not start"
+}
+
+pending_rows_for_key() { psql -tAq "$dsn" -c "SELECT count(*) FROM outbox WHERE key = '$1'"; }
+
 dsn=$("$root/scripts/throwaway-pg" start "$work/pg")
 start_dev_broker "$bin_dir" "$work" --topic orders:4
 config="$work/relay.yaml"
@@ -61,9 +85,7 @@ pass "bad config: every problem reported as file:line:col, exit 78"
 pass "migrate applies schema/ once"
 
 # --- publish ----------------------------------------------------------------
-"$relay" run --config "$config" >"$work/relay.log" 2>&1 &
-relay_pid=$!
-wait_until 10 grep -q 'msg="relay started"' "$work/relay.log" || fail "relay did not start"
+start_relay
 port=$(metrics_port "$work/relay.log")
 
 rows=200
@@ -122,19 +144,14 @@ curl -fsS "http://127.0.0.1:$port/readyz" | grep -q '"ready":true' || fail "/rea
 pass "metrics pass promtool; healthz and readyz answer"
 
 # --- graceful stop ----------------------------------------------------------
-kill -TERM "$relay_pid"
-set +e
-wait "$relay_pid"; status=$?
-set -e
-relay_pid=""
-[[ $status == 0 ]] || fail "SIGTERM must exit 0 (got $status)"
+stop_relay 1
+[[ $relay_status == 0 ]] || fail "SIGTERM must exit 0 (got $relay_status)"
 grep -q 'msg="relay stopped"' "$work/relay.log" || fail "no stop log line"
 pass "SIGTERM drains and exits 0"
 
 # --- rows written while the relay is down are sent after restart -------------
 psql -q "$dsn" -c "INSERT INTO outbox (topic, key, payload, headers) VALUES ('orders', 'late', 'while down', '{\"seq\": \"$((total + 1))\"}')"
-"$relay" run --config "$config" >"$work/relay.log" 2>&1 &
-relay_pid=$!
+start_relay
 wait_until 30 outbox_empty || fail "row written while down not sent"
 kcat -b "$DEV_BROKER_BOOTSTRAP" -C -t orders -o beginning -e -q -f '%k %s\n' | grep -q "^late while down$" ||
   fail "row written while down not in kafka"
@@ -144,32 +161,18 @@ pass "restart delivers rows written while the relay was down"
 kill "$DEV_BROKER_PID"; wait "$DEV_BROKER_PID" 2>/dev/null || true; DEV_BROKER_PID=""
 psql -q "$dsn" -c "INSERT INTO outbox (topic, key, payload) VALUES ('orders', 'stuck', 'broker gone')"
 sleep 1  # the relay is now waiting for acks that cannot come
-started=$SECONDS
-kill -TERM "$relay_pid"
-set +e
-wait "$relay_pid"; status=$?
-set -e
-relay_pid=""
-[[ $status == 0 ]] || fail "SIGTERM with the broker gone must still exit 0 (got $status)"
-((SECONDS - started <= 15)) || fail "drain took $((SECONDS - started)) s; drain_timeout_ms is 5000"
-[[ $(psql -tAq "$dsn" -c "SELECT count(*) FROM outbox WHERE key = 'stuck'") == 1 ]] ||
-  fail "the unacknowledged row must stay pending"
+stop_relay 1
+[[ $relay_status == 0 ]] || fail "SIGTERM with the broker gone must still exit 0 (got $relay_status)"
+((stop_seconds <= 15)) || fail "drain took $stop_seconds s; drain_timeout_ms is 5000"
+[[ $(pending_rows_for_key stuck) == 1 ]] || fail "the unacknowledged row must stay pending"
 pass "SIGTERM with the broker gone: bounded drain, exit 0, row stays pending"
 
-"$relay" run --config "$config" >"$work/relay.log" 2>&1 &
-relay_pid=$!
-wait_until 10 grep -q 'msg="relay started"' "$work/relay.log" || fail "relay did not restart"
+start_relay
 sleep 1
-started=$SECONDS
-kill -TERM "$relay_pid"; sleep 0.3; kill -TERM "$relay_pid"
-set +e
-wait "$relay_pid"; status=$?
-set -e
-relay_pid=""
-[[ $status == 1 ]] || fail "a second signal must exit at once with 1 (got $status)"
-((SECONDS - started <= 2)) || fail "second signal took $((SECONDS - started)) s"
+stop_relay 2
+[[ $relay_status == 1 ]] || fail "a second signal must exit at once with 1 (got $relay_status)"
+((stop_seconds <= 2)) || fail "second signal took $stop_seconds s"
 grep -q 'msg="second signal: exiting now' "$work/relay.log" || fail "no log line for the second signal"
-[[ $(psql -tAq "$dsn" -c "SELECT count(*) FROM outbox WHERE key = 'stuck'") == 1 ]] ||
-  fail "the unacknowledged row must stay pending after a hard stop"
+[[ $(pending_rows_for_key stuck) == 1 ]] || fail "the unacknowledged row must stay pending after a hard stop"
 pass "second signal exits at once; the row stays pending"
 echo "relay_e2e: all checks passed"
