@@ -2,11 +2,11 @@
 
 #include <algorithm>
 #include <cstdio>
-#include <tuple>
 #include <cstdlib>
 #include <iostream>
 #include <optional>
 #include <thread>
+#include <tuple>
 
 #include "common/log.h"
 #include "common/stop_signal.h"
@@ -110,40 +110,34 @@ int RunCommand(const std::string& config_path) {
 
   Result<std::unique_ptr<KafkaSink>> sink = KafkaSink::Create(config->kafka);
   if (!sink.ok()) {
-    LogError("cannot create the kafka producer",
-             {{"error", sink.status().message()}});
+    LogError("cannot create the kafka producer", {{"error", sink.status().message()}});
     return kExitFailure;
   }
-  const RelayLoopOptions options =
-      LoopOptions(config->relay, (*sink)->message_timeout());
+  const RelayLoopOptions options = LoopOptions(config->relay, (*sink)->message_timeout());
 
   RelayMetrics metrics(OUTBOX_RELAY_VERSION);
   std::unique_ptr<HttpEndpoints> endpoints;
   if (!config->metrics.listen.empty()) {
-    const auto wedged_after = options.publish_timeout + options.backoff_max +
-                              std::chrono::seconds(30);
+    const auto wedged_after =
+        options.publish_timeout + options.backoff_max + std::chrono::seconds(30);
     Result<std::unique_ptr<HttpEndpoints>> started =
         HttpEndpoints::Start(config->metrics.listen, metrics, wedged_after);
     if (!started.ok()) {
       LogError("cannot start the metrics endpoint",
-               {{"listen", config->metrics.listen},
-                {"error", started.status().message()}});
+               {{"listen", config->metrics.listen}, {"error", started.status().message()}});
       return kExitFailure;
     }
     endpoints = std::move(*started);
     LogInfo("metrics endpoint listening",
-            {{"listen", config->metrics.listen},
-             {"port", std::to_string(endpoints->port())}});
+            {{"listen", config->metrics.listen}, {"port", std::to_string(endpoints->port())}});
   }
 
-  PgOutboxStore store(config->postgres.dsn,
-                      [&metrics](bool leader) { metrics.SetLeader(leader); });
+  PgOutboxStore store(config->postgres.dsn, [&metrics](bool leader) { metrics.SetLeader(leader); });
   RelayLoop loop(store, **sink, stop, metrics, options);
-  LogInfo("relay started",
-          {{"version", OUTBOX_RELAY_VERSION},
-           {"postgres", RedactDsn(config->postgres.dsn)},
-           {"kafka", config->kafka.bootstrap_servers},
-           {"batch_size", std::to_string(options.batch_size)}});
+  LogInfo("relay started", {{"version", OUTBOX_RELAY_VERSION},
+                            {"postgres", RedactDsn(config->postgres.dsn)},
+                            {"kafka", config->kafka.bootstrap_servers},
+                            {"batch_size", std::to_string(options.batch_size)}});
   loop.Run();
   LogInfo("relay stopped");
   return kExitOk;
@@ -161,17 +155,15 @@ int MigrateCommand(const std::string& config_path) {
   if (!config) return kExitBadConfig;
   ApplyLogLevel(*config);
   SetLibpqDefaults();
-  Result<MigrationReport> report =
-      Migrate(config->postgres.dsn, EmbeddedSchemaFiles());
+  Result<MigrationReport> report = Migrate(config->postgres.dsn, EmbeddedSchemaFiles());
   if (!report.ok()) {
     LogError("migration failed", {{"code", StatusCodeName(report.status().code())},
                                   {"error", report.status().message()}});
     return kExitFailure;
   }
   for (const std::string& name : report->applied) std::cout << "applied " << name << '\n';
-  std::cout << (report->applied.empty() ? "schema is up to date" : "schema migrated")
-            << " (" << report->already_applied.size() + report->applied.size()
-            << " files)\n";
+  std::cout << (report->applied.empty() ? "schema is up to date" : "schema migrated") << " ("
+            << report->already_applied.size() + report->applied.size() << " files)\n";
   return kExitOk;
 }
 

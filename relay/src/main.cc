@@ -1,6 +1,5 @@
 // argv → command → exit code. Everything else lives in app.cc.
 #include <CLI/CLI.hpp>
-
 #include <iostream>
 
 #include "app.h"
@@ -18,8 +17,7 @@ int main(int argc, char** argv) {
     return command;
   };
   CLI::App* run = add("run", "run the relay until SIGTERM/SIGINT");
-  CLI::App* check = add("check-config",
-                        "validate the config and print it with secrets redacted");
+  CLI::App* check = add("check-config", "validate the config and print it with secrets redacted");
   CLI::App* migrate = add("migrate", "apply the schema/ files the database lacks");
 
   try {

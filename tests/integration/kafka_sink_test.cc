@@ -104,10 +104,9 @@ TEST_F(KafkaSinkTest, KeepsEachKeyOnOnePartitionInIdOrder) {
 
 TEST_F(KafkaSinkTest, RetriesTransientProduceErrorsWithoutLossOrDuplicates) {
   auto sink = MakeSink();
-  kafka.FailNextProduces({RD_KAFKA_RESP_ERR_NOT_ENOUGH_REPLICAS,
-                          RD_KAFKA_RESP_ERR_REQUEST_TIMED_OUT,
-                          RD_KAFKA_RESP_ERR_NOT_LEADER_FOR_PARTITION,
-                          RD_KAFKA_RESP_ERR_KAFKA_STORAGE_ERROR});
+  kafka.FailNextProduces(
+      {RD_KAFKA_RESP_ERR_NOT_ENOUGH_REPLICAS, RD_KAFKA_RESP_ERR_REQUEST_TIMED_OUT,
+       RD_KAFKA_RESP_ERR_NOT_LEADER_FOR_PARTITION, RD_KAFKA_RESP_ERR_KAFKA_STORAGE_ERROR});
   std::vector<OutboxMessage> batch;
   for (int id = 1; id <= 50; ++id) batch.push_back(Message(id, "k" + std::to_string(id % 3), "p"));
 
@@ -178,9 +177,8 @@ TEST_F(KafkaSinkTest, GivingUpWithdrawsTheBatchAndTheNextBatchWorks) {
 TEST(KafkaConfigValidation, NamesEachRefusedProperty) {
   KafkaConfig config;
   config.bootstrap_servers = "localhost:9092";
-  config.properties = {{"linger.ms", "5", {}},
-                       {"no.such.property", "1", {}},
-                       {"compression.type", "rot13", {}}};
+  config.properties = {
+      {"linger.ms", "5", {}}, {"no.such.property", "1", {}}, {"compression.type", "rot13", {}}};
 
   const auto problems = ValidateKafkaConfig(config);
 

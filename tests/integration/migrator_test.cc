@@ -24,8 +24,8 @@ void RecreateDatabase(const std::string& name) {
   // CREATE DATABASE cannot run inside a transaction block: use psql.
   const std::string dsn = ThrowawayPostgres::Shared().dsn();
   const std::string command = "psql -q -v ON_ERROR_STOP=1 '" + dsn +
-                              "' -c 'DROP DATABASE IF EXISTS " + name +
-                              "' -c 'CREATE DATABASE " + name + "'";
+                              "' -c 'DROP DATABASE IF EXISTS " + name + "' -c 'CREATE DATABASE " +
+                              name + "'";
   ASSERT_EQ(std::system(command.c_str()), 0) << command;
 }
 

@@ -27,8 +27,7 @@ class PgOutboxStoreTest : public ::testing::Test {
   static Result<std::vector<OutboxMessage>> ReadEventually(PgOutboxStore& store) {
     for (int attempt = 0;; ++attempt) {
       Result<std::vector<OutboxMessage>> batch = store.ReadBatch(100);
-      if (batch.ok() || attempt == 50 ||
-          batch.status().code() != StatusCode::kUnavailable) {
+      if (batch.ok() || attempt == 50 || batch.status().code() != StatusCode::kUnavailable) {
         return batch;
       }
       std::this_thread::sleep_for(100ms);
@@ -52,10 +51,11 @@ TEST_F(PgOutboxStoreTest, ReadsCommittedRowsLowestIdFirstWithAllColumns) {
   EXPECT_EQ(first.id, 1);
   EXPECT_EQ(first.topic, "orders");
   EXPECT_EQ(first.key, "order-1");
-  EXPECT_EQ(first.payload, std::string("\x00\xff" "A", 3));
-  EXPECT_EQ(first.headers,
-            (std::vector<std::pair<std::string, std::string>>{{"trace", "abc"},
-                                                              {"type", "OrderCreated"}}));
+  EXPECT_EQ(first.payload, std::string("\x00\xff"
+                                       "A",
+                                       3));
+  EXPECT_EQ(first.headers, (std::vector<std::pair<std::string, std::string>>{
+                               {"trace", "abc"}, {"type", "OrderCreated"}}));
   EXPECT_TRUE(first.defect.empty());
   EXPECT_GE(first.age_at_read_seconds, 0.0);
   EXPECT_LT(first.age_at_read_seconds, 60.0);
@@ -172,8 +172,8 @@ TEST_F(PgOutboxStoreTest, ReportsAMissingOutboxTableAsAnOperatorProblem) {
 TEST_F(PgOutboxStoreTest, OnlyOneStoreReadsAtATimeAndAStandbyTakesOver) {
   pg().Exec("INSERT INTO outbox (topic, payload) VALUES ('t', 'p')");
   std::vector<bool> first_changes, second_changes;
-  auto first = std::make_unique<PgOutboxStore>(
-      pg().dsn(), [&](bool holds) { first_changes.push_back(holds); });
+  auto first = std::make_unique<PgOutboxStore>(pg().dsn(),
+                                               [&](bool holds) { first_changes.push_back(holds); });
   PgOutboxStore second(pg().dsn(), [&](bool holds) { second_changes.push_back(holds); });
 
   Result<std::vector<OutboxMessage>> active = first->ReadBatch(10);

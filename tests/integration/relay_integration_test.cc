@@ -117,8 +117,8 @@ class RelayIntegrationTest : public ::testing::Test {
       }
     }
     EXPECT_EQ(seen.size(), static_cast<size_t>(n)) << "lost messages";
-    std::cout << "read back " << records.size() << " records, " << seen.size()
-              << " distinct, " << records.size() - seen.size() << " duplicates\n";
+    std::cout << "read back " << records.size() << " records, " << seen.size() << " distinct, "
+              << records.size() - seen.size() << " duplicates\n";
   }
 
   MockKafka kafka{1};

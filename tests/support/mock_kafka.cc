@@ -9,8 +9,7 @@ constexpr int16_t kProduceApiKey = 0;  // request-type constants are not install
 
 void Set(rd_kafka_conf_t* conf, const char* name, const std::string& value) {
   char errstr[512];
-  if (rd_kafka_conf_set(conf, name, value.c_str(), errstr, sizeof errstr) !=
-      RD_KAFKA_CONF_OK) {
+  if (rd_kafka_conf_set(conf, name, value.c_str(), errstr, sizeof errstr) != RD_KAFKA_CONF_OK) {
     throw std::runtime_error(std::string(name) + ": " + errstr);
   }
 }
@@ -41,21 +40,17 @@ void MockKafka::CreateTopic(const std::string& topic, int partitions) {
 }
 
 void MockKafka::FailNextProduces(const std::vector<rd_kafka_resp_err_t>& errors) {
-  rd_kafka_mock_push_request_errors_array(cluster_, kProduceApiKey, errors.size(),
-                                          errors.data());
+  rd_kafka_mock_push_request_errors_array(cluster_, kProduceApiKey, errors.size(), errors.data());
 }
 
 void MockKafka::SetBrokerDown(int32_t broker_id) {
   rd_kafka_mock_broker_set_down(cluster_, broker_id);
 }
 
-void MockKafka::SetBrokerUp(int32_t broker_id) {
-  rd_kafka_mock_broker_set_up(cluster_, broker_id);
-}
+void MockKafka::SetBrokerUp(int32_t broker_id) { rd_kafka_mock_broker_set_up(cluster_, broker_id); }
 
-std::vector<ConsumedRecord> ReadTopic(const std::string& bootstrap,
-                                      const std::string& topic, int partitions,
-                                      size_t expected,
+std::vector<ConsumedRecord> ReadTopic(const std::string& bootstrap, const std::string& topic,
+                                      int partitions, size_t expected,
                                       std::chrono::seconds timeout) {
   rd_kafka_conf_t* conf = rd_kafka_conf_new();
   Set(conf, "bootstrap.servers", bootstrap);
@@ -66,8 +61,7 @@ std::vector<ConsumedRecord> ReadTopic(const std::string& bootstrap,
   rd_kafka_t* consumer = rd_kafka_new(RD_KAFKA_CONSUMER, conf, errstr, sizeof errstr);
   if (consumer == nullptr) throw std::runtime_error(errstr);
 
-  rd_kafka_topic_partition_list_t* assignment =
-      rd_kafka_topic_partition_list_new(partitions);
+  rd_kafka_topic_partition_list_t* assignment = rd_kafka_topic_partition_list_new(partitions);
   for (int p = 0; p < partitions; ++p) {
     rd_kafka_topic_partition_list_add(assignment, topic.c_str(), p)->offset =
         RD_KAFKA_OFFSET_BEGINNING;
@@ -95,9 +89,8 @@ std::vector<ConsumedRecord> ReadTopic(const std::string& bootstrap,
         const char* name;
         const void* value;
         size_t size;
-        for (size_t i = 0;
-             rd_kafka_header_get_all(headers, i, &name, &value, &size) ==
-             RD_KAFKA_RESP_ERR_NO_ERROR;
+        for (size_t i = 0; rd_kafka_header_get_all(headers, i, &name, &value, &size) ==
+                           RD_KAFKA_RESP_ERR_NO_ERROR;
              ++i) {
           r.headers[name] = std::string(static_cast<const char*>(value), size);
         }

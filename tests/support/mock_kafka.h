@@ -46,9 +46,8 @@ struct ConsumedRecord {
 
 // Reads `topic` (all `partitions`) from the beginning until `expected` records
 // arrived or `timeout` passed; returns what it read.
-std::vector<ConsumedRecord> ReadTopic(const std::string& bootstrap,
-                                      const std::string& topic, int partitions,
-                                      size_t expected,
+std::vector<ConsumedRecord> ReadTopic(const std::string& bootstrap, const std::string& topic,
+                                      int partitions, size_t expected,
                                       std::chrono::seconds timeout);
 
 }  // namespace outbox::testing

@@ -1,9 +1,8 @@
 #include "support/throwaway_postgres.h"
 
-#include <pqxx/pqxx>
-
 #include <cstdio>
 #include <cstdlib>
+#include <pqxx/pqxx>
 #include <stdexcept>
 
 #include "outbox/migrator.h"
@@ -74,8 +73,6 @@ void ThrowawayPostgres::Ctl(const std::string& args) const {
   RunAndCapture(Script() + " ctl " + dir_ + " " + args + " >/dev/null");
 }
 
-void ThrowawayPostgres::ResetOutbox() const {
-  Exec("TRUNCATE outbox RESTART IDENTITY");
-}
+void ThrowawayPostgres::ResetOutbox() const { Exec("TRUNCATE outbox RESTART IDENTITY"); }
 
 }  // namespace outbox::testing

@@ -1,8 +1,8 @@
-#include "config/loader.h"
-
 #include <gtest/gtest.h>
 
 #include <map>
+
+#include "config/loader.h"
 
 namespace outbox {
 namespace {
@@ -181,8 +181,7 @@ kafka:
 }
 
 TEST(ConfigLoader, AcceptsAcksAllSpelledEitherWay) {
-  const LoadedConfig loaded = Load(std::string(kMinimal) +
-                                   "relay: {}\n");
+  const LoadedConfig loaded = Load(std::string(kMinimal) + "relay: {}\n");
   EXPECT_TRUE(loaded.problems.empty());
   const LoadedConfig minus_one = Load(R"(postgres: { dsn: "a" }
 kafka: { bootstrap_servers: "b:1", properties: { acks: "-1" } }
@@ -191,8 +190,8 @@ kafka: { bootstrap_servers: "b:1", properties: { acks: "-1" } }
 }
 
 TEST(ConfigLoader, RejectsBackoffCapBelowInitial) {
-  const LoadedConfig loaded = Load(std::string(kMinimal) +
-                                   "relay: { backoff_initial_ms: 500, backoff_max_ms: 100 }\n");
+  const LoadedConfig loaded =
+      Load(std::string(kMinimal) + "relay: { backoff_initial_ms: 500, backoff_max_ms: 100 }\n");
   ASSERT_EQ(loaded.problems.size(), 1u);
   EXPECT_EQ(loaded.problems[0].key, "relay.backoff_max_ms");
   EXPECT_EQ(loaded.problems[0].problem, "must not be below relay.backoff_initial_ms (500)");
@@ -219,8 +218,7 @@ TEST(ConfigLoader, EmptyListenDisablesMetrics) {
 }
 
 TEST(ConfigLoader, ReportsUnreadableFile) {
-  const LoadedConfig loaded =
-      LoadConfigFile("/nonexistent/relay.yaml", FakeEnv({}));
+  const LoadedConfig loaded = LoadConfigFile("/nonexistent/relay.yaml", FakeEnv({}));
   ASSERT_EQ(loaded.problems.size(), 1u);
   EXPECT_EQ(FormatConfigProblem("/nonexistent/relay.yaml", loaded.problems[0]),
             "/nonexistent/relay.yaml: cannot read the config file");
@@ -234,8 +232,7 @@ TEST(ConfigLoader, ShippedConfigsLoadCleanly) {
   for (const char* file : {"deploy/outbox-relay.example.yaml", "deploy/compose/relay.yaml"}) {
     const std::string path = std::string(OUTBOX_SOURCE_DIR) + "/" + file;
     const LoadedConfig loaded = LoadConfigFile(path, FakeEnv(env));
-    EXPECT_TRUE(loaded.problems.empty())
-        << FormatConfigProblem(path, loaded.problems.front());
+    EXPECT_TRUE(loaded.problems.empty()) << FormatConfigProblem(path, loaded.problems.front());
   }
 }
 

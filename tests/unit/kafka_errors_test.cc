@@ -22,8 +22,7 @@ TEST(KafkaErrors, TopicLevelErrorsAreRetriableNotPoison) {
   // An ACL fix or topic creation makes these rows deliverable again.
   EXPECT_EQ(ClassifyKafkaError(RD_KAFKA_RESP_ERR_TOPIC_AUTHORIZATION_FAILED),
             DeliveryKind::kRetriable);
-  EXPECT_EQ(ClassifyKafkaError(RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART),
-            DeliveryKind::kRetriable);
+  EXPECT_EQ(ClassifyKafkaError(RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART), DeliveryKind::kRetriable);
   EXPECT_EQ(ClassifyKafkaError(RD_KAFKA_RESP_ERR__UNKNOWN_TOPIC), DeliveryKind::kRetriable);
 }
 

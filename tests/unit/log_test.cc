@@ -6,8 +6,7 @@ namespace outbox {
 namespace {
 
 TEST(Log, FormatsLogfmtWithQuotingWhereNeeded) {
-  EXPECT_EQ(FormatLogLine("2026-01-01T00:00:00.000Z", LogLevel::kWarn,
-                          "reading the outbox failed",
+  EXPECT_EQ(FormatLogLine("2026-01-01T00:00:00.000Z", LogLevel::kWarn, "reading the outbox failed",
                           {{"code", "unavailable"}, {"error", "no \"server\"\nhere"}, {"n", ""}}),
             "ts=2026-01-01T00:00:00.000Z level=warn msg=\"reading the outbox failed\" "
             "code=unavailable error=\"no \\\"server\\\"\\nhere\" n=\"\"");

@@ -13,8 +13,7 @@ TEST(Redact, HidesPasswordInUri) {
 }
 
 TEST(Redact, HidesPasswordInKeywordForm) {
-  EXPECT_EQ(RedactDsn("host=db password=s3cret user=relay"),
-            "host=db password=*** user=relay");
+  EXPECT_EQ(RedactDsn("host=db password=s3cret user=relay"), "host=db password=*** user=relay");
   EXPECT_EQ(RedactDsn("password='s3 cret' host=db"), "password=*** host=db");
 }
 
@@ -26,8 +25,7 @@ TEST(Redact, RenderedConfigShowsNoSecrets) {
   Config config;
   config.postgres.dsn = "postgresql://relay:topsecret@db/app";
   config.kafka.bootstrap_servers = "b:1";
-  config.kafka.properties = {{"sasl.password", "topsecret", {}},
-                             {"linger.ms", "5", {}}};
+  config.kafka.properties = {{"sasl.password", "topsecret", {}}, {"linger.ms", "5", {}}};
   const std::string rendered = RenderRedactedConfig(config);
   EXPECT_EQ(rendered.find("topsecret"), std::string::npos) << rendered;
   EXPECT_NE(rendered.find("sasl.password: \"***\""), std::string::npos) << rendered;

@@ -23,9 +23,7 @@ class RecordingObserver : public RelayObserver {
     failed.push_back(m.id);
     reasons.push_back(o.reason);
   }
-  void OnOldestPending(std::optional<SteadyClock::time_point> since) override {
-    oldest = since;
-  }
+  void OnOldestPending(std::optional<SteadyClock::time_point> since) override { oldest = since; }
   std::vector<int64_t> delivered, failed;
   std::vector<std::string> reasons;
   std::optional<SteadyClock::time_point> oldest;
@@ -147,8 +145,8 @@ TEST_F(RelayLoopTest, RemovesAcknowledgedRowsBeforeReadingAgainAfterStoreOutage)
   loop.RunOnce();  // published; removal fails
   EXPECT_EQ(loop.acked_not_removed(), 2u);
   EXPECT_EQ(loop.RunOnce(), RelayLoop::Step::kBackedOff);  // removal fails again
-  EXPECT_EQ(store.reads, 1);  // nothing new read while acked rows wait
-  loop.RunOnce();             // removal succeeds, then an empty read
+  EXPECT_EQ(store.reads, 1);                               // nothing new read while acked rows wait
+  loop.RunOnce();                                          // removal succeeds, then an empty read
 
   EXPECT_EQ(store.size(), 0u);
   EXPECT_EQ(loop.acked_not_removed(), 0u);

@@ -29,8 +29,7 @@ TEST(RelayMetrics, CountsPublishedMessagesByTopic) {
 
   const std::string text = metrics.Scrape();
 
-  EXPECT_TRUE(Contains(text, "outbox_relay_messages_published_total{topic=\"orders\"} 2"))
-      << text;
+  EXPECT_TRUE(Contains(text, "outbox_relay_messages_published_total{topic=\"orders\"} 2")) << text;
   EXPECT_TRUE(Contains(text, "outbox_relay_messages_published_total{topic=\"users\"} 1"));
   EXPECT_TRUE(Contains(text, "outbox_relay_build_info{version=\"1.2.3\"} 1"));
 }

@@ -18,8 +18,7 @@ using LogField = std::pair<std::string_view, std::string>;
 
 void SetLogLevel(LogLevel level);
 bool LogEnabled(LogLevel level);
-void Log(LogLevel level, std::string_view message,
-         std::initializer_list<LogField> fields = {});
+void Log(LogLevel level, std::string_view message, std::initializer_list<LogField> fields = {});
 
 inline void LogDebug(std::string_view m, std::initializer_list<LogField> f = {}) {
   Log(LogLevel::kDebug, m, f);
@@ -35,8 +34,7 @@ inline void LogError(std::string_view m, std::initializer_list<LogField> f = {})
 }
 
 // Formats one logfmt line (without the newline); exposed for tests.
-std::string FormatLogLine(std::string_view timestamp, LogLevel level,
-                          std::string_view message,
+std::string FormatLogLine(std::string_view timestamp, LogLevel level, std::string_view message,
                           std::initializer_list<LogField> fields);
 
 }  // namespace outbox

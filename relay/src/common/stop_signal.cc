@@ -22,8 +22,7 @@ std::optional<StopSignal::Clock::time_point> StopSignal::requested_at() const {
 
 bool StopSignal::WaitFor(Clock::duration timeout) const {
   std::unique_lock lock(mutex_);
-  return changed_.wait_for(lock, timeout,
-                           [this] { return requested_at_.has_value(); });
+  return changed_.wait_for(lock, timeout, [this] { return requested_at_.has_value(); });
 }
 
 }  // namespace outbox

@@ -53,18 +53,16 @@ Result<std::string> SubstituteEnv(std::string_view text, const EnvLookup& env) {
     const size_t sep = inner.find(":-");
     const std::string name(inner.substr(0, sep));
     if (!IsValidName(name)) {
-      return Status(StatusCode::kInvalidArgument,
-                    "bad environment variable name \"" + name + "\"");
+      return Status(StatusCode::kInvalidArgument, "bad environment variable name \"" + name + "\"");
     }
     std::optional<std::string> value = env(name);
     if (sep != std::string_view::npos && (!value || value->empty())) {
       value = std::string(inner.substr(sep + 2));
     }
     if (!value) {
-      return Status(StatusCode::kInvalidArgument,
-                    "environment variable " + name +
-                        " is not set (use ${" + name +
-                        ":-default} to give a default)");
+      return Status(StatusCode::kInvalidArgument, "environment variable " + name +
+                                                      " is not set (use ${" + name +
+                                                      ":-default} to give a default)");
     }
     out.append(*value);
     i = close + 1;

@@ -1,7 +1,5 @@
 #include "config/loader.h"
 
-#include "common/log.h"
-
 #include <yaml-cpp/yaml.h>
 
 #include <charconv>
@@ -11,6 +9,8 @@
 #include <optional>
 #include <set>
 #include <sstream>
+
+#include "common/log.h"
 
 namespace outbox {
 namespace {
@@ -33,15 +33,13 @@ class Reader {
   Reader(const EnvLookup& env, std::vector<ConfigProblem>& problems)
       : env_(env), problems_(problems) {}
 
-  void Problem(const YAML::Node& node, const std::string& key,
-               std::string problem) {
+  void Problem(const YAML::Node& node, const std::string& key, std::string problem) {
     problems_.push_back({MarkOf(node.Mark()), key, std::move(problem)});
   }
 
   // Calls the handler of each known key; unknown and repeated keys are
   // problems. A null node is an empty section.
-  void Section(const YAML::Node& node, const std::string& path,
-               const Fields& fields) {
+  void Section(const YAML::Node& node, const std::string& path, const Fields& fields) {
     if (node.IsNull()) return;
     if (!node.IsMap()) {
       Problem(node, path, "must be a mapping");
@@ -58,8 +56,7 @@ class Reader {
       const auto field = fields.find(name);
       if (field == fields.end()) {
         problems_.push_back({MarkOf(entry.first.Mark()), key,
-                             "unknown key (expected one of: " +
-                                 KnownKeys(fields) + ")"});
+                             "unknown key (expected one of: " + KnownKeys(fields) + ")"});
         continue;
       }
       field->second(entry.second, key);
@@ -67,8 +64,7 @@ class Reader {
   }
 
   // A scalar with ${VAR} substituted; nullopt after recording a problem.
-  std::optional<std::string> Scalar(const YAML::Node& node,
-                                    const std::string& key) {
+  std::optional<std::string> Scalar(const YAML::Node& node, const std::string& key) {
     if (!node.IsScalar()) {
       Problem(node, key, node.IsNull() ? "needs a value" : "must be a scalar");
       return std::nullopt;
@@ -81,13 +77,11 @@ class Reader {
     return std::move(*value);
   }
 
-  void String(const YAML::Node& node, const std::string& key,
-              std::string* out) {
+  void String(const YAML::Node& node, const std::string& key, std::string* out) {
     if (auto value = Scalar(node, key)) *out = std::move(*value);
   }
 
-  void RequiredString(const YAML::Node& node, const std::string& key,
-                      std::string* out) {
+  void RequiredString(const YAML::Node& node, const std::string& key, std::string* out) {
     auto value = Scalar(node, key);
     if (!value) return;
     if (value->empty()) {
@@ -97,8 +91,7 @@ class Reader {
     *out = std::move(*value);
   }
 
-  void Int(const YAML::Node& node, const std::string& key, int min, int max,
-           int* out) {
+  void Int(const YAML::Node& node, const std::string& key, int min, int max, int* out) {
     const auto text = Scalar(node, key);
     if (!text) return;
     int value = 0;
@@ -106,14 +99,14 @@ class Reader {
     const auto [ptr, ec] = std::from_chars(text->data(), end, value);
     if (ec != std::errc() || ptr != end) {
       Problem(node, key,
-              "must be an integer between " + std::to_string(min) + " and " +
-                  std::to_string(max) + " (got \"" + *text + "\")");
+              "must be an integer between " + std::to_string(min) + " and " + std::to_string(max) +
+                  " (got \"" + *text + "\")");
       return;
     }
     if (value < min || value > max) {
       Problem(node, key,
-              "must be between " + std::to_string(min) + " and " +
-                  std::to_string(max) + " (got " + *text + ")");
+              "must be between " + std::to_string(min) + " and " + std::to_string(max) + " (got " +
+                  *text + ")");
       return;
     }
     *out = value;
@@ -139,15 +132,12 @@ bool IsValidListenAddress(const std::string& text) {
   if (colon == std::string::npos || colon == 0) return false;
   const std::string port = text.substr(colon + 1);
   int value = -1;
-  const auto [ptr, ec] =
-      std::from_chars(port.data(), port.data() + port.size(), value);
-  return ec == std::errc() && ptr == port.data() + port.size() && value >= 0 &&
-         value <= 65535;
+  const auto [ptr, ec] = std::from_chars(port.data(), port.data() + port.size(), value);
+  return ec == std::errc() && ptr == port.data() + port.size() && value >= 0 && value <= 65535;
 }
 
-void ReadKafkaProperties(Reader& reader, const YAML::Node& node,
-                         const std::string& path, KafkaConfig* kafka,
-                         std::vector<ConfigProblem>& problems) {
+void ReadKafkaProperties(Reader& reader, const YAML::Node& node, const std::string& path,
+                         KafkaConfig* kafka, std::vector<ConfigProblem>& problems) {
   kafka->properties_mark = MarkOf(node.Mark());
   if (node.IsNull()) return;
   if (!node.IsMap()) {
@@ -166,18 +156,18 @@ void ReadKafkaProperties(Reader& reader, const YAML::Node& node,
     }
     if (name == "acks" || name == "request.required.acks") {
       if (*value != "all" && *value != "-1") {
-        problems.push_back(
-            {mark, key,
-             "must be \"all\": a row is removed only after every in-sync "
-             "replica has it (got \"" + *value + "\")"});
+        problems.push_back({mark, key,
+                            "must be \"all\": a row is removed only after every in-sync "
+                            "replica has it (got \"" +
+                                *value + "\")"});
         continue;
       }
     }
     if (name == "enable.idempotence" && *value != "true") {
-      problems.push_back(
-          {mark, key,
-           "must stay true: without it retries can duplicate and reorder "
-           "messages (got \"" + *value + "\")"});
+      problems.push_back({mark, key,
+                          "must stay true: without it retries can duplicate and reorder "
+                          "messages (got \"" +
+                              *value + "\")"});
       continue;
     }
     kafka->properties.push_back({name, std::move(*value), mark});
@@ -200,114 +190,105 @@ void ReadConfig(const YAML::Node& root, Reader& reader, Config* config,
           {"postgres",
            [&](const YAML::Node& n, const std::string& p) {
              postgres_node = n;
-             reader.Section(n, p,
-                            {{"dsn", [&](const YAML::Node& v, const std::string& k) {
-                                dsn_seen = true;
-                                reader.RequiredString(v, k, &pg.dsn);
-                              }}});
+             reader.Section(n, p, {{"dsn", [&](const YAML::Node& v, const std::string& k) {
+                                      dsn_seen = true;
+                                      reader.RequiredString(v, k, &pg.dsn);
+                                    }}});
            }},
           {"kafka",
            [&](const YAML::Node& n, const std::string& p) {
              kafka_node = n;
-             reader.Section(
-                 n, p,
-                 {{"bootstrap_servers",
-                   [&](const YAML::Node& v, const std::string& k) {
-                     bootstrap_seen = true;
-                     reader.RequiredString(v, k, &kafka.bootstrap_servers);
-                   }},
-                  {"properties", [&](const YAML::Node& v, const std::string& k) {
-                     ReadKafkaProperties(reader, v, k, &kafka, problems);
-                   }}});
+             reader.Section(n, p,
+                            {{"bootstrap_servers",
+                              [&](const YAML::Node& v, const std::string& k) {
+                                bootstrap_seen = true;
+                                reader.RequiredString(v, k, &kafka.bootstrap_servers);
+                              }},
+                             {"properties", [&](const YAML::Node& v, const std::string& k) {
+                                ReadKafkaProperties(reader, v, k, &kafka, problems);
+                              }}});
            }},
           {"relay",
            [&](const YAML::Node& n, const std::string& p) {
-             reader.Section(
-                 n, p,
-                 {{"batch_size",
-                   [&](const YAML::Node& v, const std::string& k) {
-                     reader.Int(v, k, 1, 10000, &relay.batch_size);
-                   }},
-                  {"poll_interval_ms",
-                   [&](const YAML::Node& v, const std::string& k) {
-                     reader.Int(v, k, 1, 60000, &relay.poll_interval_ms);
-                   }},
-                  {"drain_timeout_ms",
-                   [&](const YAML::Node& v, const std::string& k) {
-                     reader.Int(v, k, 0, 600000, &relay.drain_timeout_ms);
-                   }},
-                  {"backoff_initial_ms",
-                   [&](const YAML::Node& v, const std::string& k) {
-                     reader.Int(v, k, 1, 60000, &relay.backoff_initial_ms);
-                   }},
-                  {"backoff_max_ms", [&](const YAML::Node& v, const std::string& k) {
-                     reader.Int(v, k, 1, 600000, &relay.backoff_max_ms);
-                     if (relay.backoff_max_ms < relay.backoff_initial_ms) {
-                       reader.Problem(v, k,
-                                      "must not be below relay.backoff_initial_ms (" +
-                                          std::to_string(relay.backoff_initial_ms) +
-                                          ")");
-                     }
-                   }}});
+             reader.Section(n, p,
+                            {{"batch_size",
+                              [&](const YAML::Node& v, const std::string& k) {
+                                reader.Int(v, k, 1, 10000, &relay.batch_size);
+                              }},
+                             {"poll_interval_ms",
+                              [&](const YAML::Node& v, const std::string& k) {
+                                reader.Int(v, k, 1, 60000, &relay.poll_interval_ms);
+                              }},
+                             {"drain_timeout_ms",
+                              [&](const YAML::Node& v, const std::string& k) {
+                                reader.Int(v, k, 0, 600000, &relay.drain_timeout_ms);
+                              }},
+                             {"backoff_initial_ms",
+                              [&](const YAML::Node& v, const std::string& k) {
+                                reader.Int(v, k, 1, 60000, &relay.backoff_initial_ms);
+                              }},
+                             {"backoff_max_ms", [&](const YAML::Node& v, const std::string& k) {
+                                reader.Int(v, k, 1, 600000, &relay.backoff_max_ms);
+                                if (relay.backoff_max_ms < relay.backoff_initial_ms) {
+                                  reader.Problem(v, k,
+                                                 "must not be below relay.backoff_initial_ms (" +
+                                                     std::to_string(relay.backoff_initial_ms) +
+                                                     ")");
+                                }
+                              }}});
            }},
           {"metrics",
            [&](const YAML::Node& n, const std::string& p) {
-             reader.Section(
-                 n, p,
-                 {{"listen", [&](const YAML::Node& v, const std::string& k) {
-                     std::string listen;
-                     if (v.IsScalar() && v.Scalar().empty()) {
-                       config->metrics.listen.clear();
-                       return;
-                     }
-                     reader.String(v, k, &listen);
-                     if (listen.empty()) return;
-                     if (!IsValidListenAddress(listen)) {
-                       reader.Problem(v, k,
-                                      "must be host:port with a port from 0 to "
-                                      "65535 (got \"" + listen + "\")");
-                       return;
-                     }
-                     config->metrics.listen = listen;
-                   }}});
+             reader.Section(n, p, {{"listen", [&](const YAML::Node& v, const std::string& k) {
+                                      std::string listen;
+                                      if (v.IsScalar() && v.Scalar().empty()) {
+                                        config->metrics.listen.clear();
+                                        return;
+                                      }
+                                      reader.String(v, k, &listen);
+                                      if (listen.empty()) return;
+                                      if (!IsValidListenAddress(listen)) {
+                                        reader.Problem(v, k,
+                                                       "must be host:port with a port from 0 to "
+                                                       "65535 (got \"" +
+                                                           listen + "\")");
+                                        return;
+                                      }
+                                      config->metrics.listen = listen;
+                                    }}});
            }},
           {"log",
            [&](const YAML::Node& n, const std::string& p) {
-             reader.Section(n, p,
-                            {{"level", [&](const YAML::Node& v, const std::string& k) {
-                                std::string level;
-                                reader.String(v, k, &level);
-                                if (level.empty()) return;
-                                LogLevel parsed;
-                                if (!ParseLogLevel(level, &parsed)) {
-                                  reader.Problem(v, k,
-                                                 "must be one of debug, info, "
-                                                 "warn, error (got \"" +
-                                                     level + "\")");
-                                  return;
-                                }
-                                config->log.level = level;
-                              }}});
+             reader.Section(n, p, {{"level", [&](const YAML::Node& v, const std::string& k) {
+                                      std::string level;
+                                      reader.String(v, k, &level);
+                                      if (level.empty()) return;
+                                      LogLevel parsed;
+                                      if (!ParseLogLevel(level, &parsed)) {
+                                        reader.Problem(v, k,
+                                                       "must be one of debug, info, "
+                                                       "warn, error (got \"" +
+                                                           level + "\")");
+                                        return;
+                                      }
+                                      config->log.level = level;
+                                    }}});
            }},
       });
 
   if (!dsn_seen) {
-    reader.Problem(postgres_node.IsDefined() && !postgres_node.IsNull()
-                       ? postgres_node
-                       : root,
+    reader.Problem(postgres_node.IsDefined() && !postgres_node.IsNull() ? postgres_node : root,
                    "postgres.dsn", "is required");
   }
   if (!bootstrap_seen) {
-    reader.Problem(kafka_node.IsDefined() && !kafka_node.IsNull() ? kafka_node
-                                                                  : root,
+    reader.Problem(kafka_node.IsDefined() && !kafka_node.IsNull() ? kafka_node : root,
                    "kafka.bootstrap_servers", "is required");
   }
 }
 
 }  // namespace
 
-std::string FormatConfigProblem(const std::string& path,
-                                const ConfigProblem& problem) {
+std::string FormatConfigProblem(const std::string& path, const ConfigProblem& problem) {
   std::ostringstream out;
   out << path << ':';
   if (problem.mark.line > 0) {

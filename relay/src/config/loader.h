@@ -23,8 +23,7 @@ struct LoadedConfig {
 };
 
 // "file:line:col: key: problem"
-std::string FormatConfigProblem(const std::string& path,
-                                const ConfigProblem& problem);
+std::string FormatConfigProblem(const std::string& path, const ConfigProblem& problem);
 
 LoadedConfig LoadConfigFromString(std::string_view yaml, const std::string& path,
                                   const EnvLookup& env);

@@ -8,22 +8,19 @@ namespace outbox {
 
 std::string RedactDsn(const std::string& dsn) {
   // URI form: scheme://user:password@host...
-  static const std::regex kUriPassword(R"(^([a-z]+://[^:/@]*):[^@]*@)",
-                                       std::regex::icase);
+  static const std::regex kUriPassword(R"(^([a-z]+://[^:/@]*):[^@]*@)", std::regex::icase);
   // Keyword form: password=secret or password='with spaces'
-  static const std::regex kKeywordPassword(
-      R"((^|\s)password\s*=\s*('([^'\\]|\\.)*'|\S+))", std::regex::icase);
+  static const std::regex kKeywordPassword(R"((^|\s)password\s*=\s*('([^'\\]|\\.)*'|\S+))",
+                                           std::regex::icase);
   // URI query form: ?password=secret
-  static const std::regex kQueryPassword(R"(([?&]password=)[^&]*)",
-                                         std::regex::icase);
+  static const std::regex kQueryPassword(R"(([?&]password=)[^&]*)", std::regex::icase);
   std::string out = std::regex_replace(dsn, kUriPassword, "$1:***@");
   out = std::regex_replace(out, kKeywordPassword, "$1password=***");
   return std::regex_replace(out, kQueryPassword, "$1***");
 }
 
 bool IsSecretKafkaProperty(const std::string& name) {
-  return name.find("password") != std::string::npos ||
-         name.find("secret") != std::string::npos ||
+  return name.find("password") != std::string::npos || name.find("secret") != std::string::npos ||
          name == "sasl.oauthbearer.config" || name == "ssl.key.pem";
 }
 
@@ -35,8 +32,7 @@ std::string RenderRedactedConfig(const Config& config) {
   out << YAML::EndMap;
 
   out << YAML::Key << "kafka" << YAML::Value << YAML::BeginMap;
-  out << YAML::Key << "bootstrap_servers" << YAML::Value
-      << config.kafka.bootstrap_servers;
+  out << YAML::Key << "bootstrap_servers" << YAML::Value << config.kafka.bootstrap_servers;
   out << YAML::Key << "properties" << YAML::Value << YAML::BeginMap;
   for (const KafkaProperty& p : config.kafka.properties) {
     out << YAML::Key << p.name << YAML::Value

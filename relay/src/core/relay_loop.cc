@@ -49,9 +49,9 @@ RelayLoop::Step RelayLoop::RunOnce() {
     return Step::kIdle;
   }
   const OutboxMessage& oldest = batch->front();
-  observer_.OnOldestPending(
-      oldest.read_at - std::chrono::duration_cast<SteadyClock::duration>(
-                           std::chrono::duration<double>(oldest.age_at_read_seconds)));
+  observer_.OnOldestPending(oldest.read_at -
+                            std::chrono::duration_cast<SteadyClock::duration>(
+                                std::chrono::duration<double>(oldest.age_at_read_seconds)));
   const bool any_delivered = Publish(*batch) > 0;
   if (!acked_not_removed_.empty()) RemoveAcknowledged();
   if (!any_delivered) return BackOff();
@@ -62,10 +62,8 @@ RelayLoop::Step RelayLoop::RunOnce() {
 size_t RelayLoop::Publish(std::vector<OutboxMessage>& batch) {
   // Rows that cannot be sent as they are stay out of the sink.
   const auto sendable_end = std::stable_partition(
-      batch.begin(), batch.end(),
-      [](const OutboxMessage& m) { return m.defect.empty(); });
-  std::span<const OutboxMessage> sendable(batch.data(),
-                                          sendable_end - batch.begin());
+      batch.begin(), batch.end(), [](const OutboxMessage& m) { return m.defect.empty(); });
+  std::span<const OutboxMessage> sendable(batch.data(), sendable_end - batch.begin());
   size_t delivered = 0;
   size_t failed = 0;
   const DeliveryOutcome* first_failure = nullptr;

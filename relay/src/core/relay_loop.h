@@ -35,18 +35,18 @@ struct RelayLoopOptions {
 
 class RelayLoop {
  public:
-  RelayLoop(OutboxStore& store, Sink& sink, const StopSignal& stop,
-            RelayObserver& observer, RelayLoopOptions options);
+  RelayLoop(OutboxStore& store, Sink& sink, const StopSignal& stop, RelayObserver& observer,
+            RelayLoopOptions options);
 
   // Runs until stop is requested, then drains: outstanding acks are awaited
   // (up to drain_timeout) and acknowledged rows removed once more.
   void Run();
 
   enum class Step {
-    kIdle,        // nothing pending; slept poll_interval
-    kPublished,   // a batch was published (some rows may have failed)
-    kBackedOff,   // a step failed; slept the back-off delay
-    kStopped,     // stop was requested; nothing more to do
+    kIdle,       // nothing pending; slept poll_interval
+    kPublished,  // a batch was published (some rows may have failed)
+    kBackedOff,  // a step failed; slept the back-off delay
+    kStopped,    // stop was requested; nothing more to do
   };
   Step RunOnce();
 

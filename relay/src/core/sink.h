@@ -21,8 +21,8 @@ class Sink {
   // `give_up()` returns true. Returns one outcome per message, same order.
   // Messages without a report by then are kNotReported and withdrawn: the
   // sink never reports them later.
-  virtual std::vector<DeliveryOutcome> Publish(
-      std::span<const OutboxMessage> batch, const GiveUp& give_up) = 0;
+  virtual std::vector<DeliveryOutcome> Publish(std::span<const OutboxMessage> batch,
+                                               const GiveUp& give_up) = 0;
 };
 
 }  // namespace outbox

@@ -19,8 +19,7 @@ std::pair<std::string, int> SplitHostPort(const std::string& listen) {
 }  // namespace
 
 Result<std::unique_ptr<HttpEndpoints>> HttpEndpoints::Start(
-    const std::string& listen, RelayMetrics& metrics,
-    std::chrono::milliseconds wedged_after) {
+    const std::string& listen, RelayMetrics& metrics, std::chrono::milliseconds wedged_after) {
   std::unique_ptr<HttpEndpoints> endpoints(new HttpEndpoints());
   endpoints->server_ = std::make_unique<httplib::Server>();
   httplib::Server& server = *endpoints->server_;
@@ -28,15 +27,13 @@ Result<std::unique_ptr<HttpEndpoints>> HttpEndpoints::Start(
   server.Get("/metrics", [&metrics](const httplib::Request&, httplib::Response& res) {
     res.set_content(metrics.Scrape(), "text/plain; version=0.0.4; charset=utf-8");
   });
-  server.Get("/healthz", [&metrics, wedged_after](const httplib::Request&,
-                                                  httplib::Response& res) {
+  server.Get("/healthz", [&metrics, wedged_after](const httplib::Request&, httplib::Response& res) {
     const auto silent = SteadyClock::now() - metrics.last_heartbeat();
     const bool alive = silent < wedged_after;
     res.status = alive ? 200 : 503;
     nlohmann::json body = {
         {"alive", alive},
-        {"seconds_since_loop_heartbeat",
-         std::chrono::duration<double>(silent).count()}};
+        {"seconds_since_loop_heartbeat", std::chrono::duration<double>(silent).count()}};
     res.set_content(body.dump() + "\n", "application/json");
   });
   server.Get("/readyz", [&metrics](const httplib::Request&, httplib::Response& res) {

@@ -20,9 +20,9 @@ class HttpEndpoints {
  public:
   // `listen` is host:port (port 0 = any free port). /healthz fails once the
   // loop has not beaten for `wedged_after`.
-  static Result<std::unique_ptr<HttpEndpoints>> Start(
-      const std::string& listen, RelayMetrics& metrics,
-      std::chrono::milliseconds wedged_after);
+  static Result<std::unique_ptr<HttpEndpoints>> Start(const std::string& listen,
+                                                      RelayMetrics& metrics,
+                                                      std::chrono::milliseconds wedged_after);
   ~HttpEndpoints();
 
   int port() const { return port_; }

@@ -8,21 +8,17 @@ namespace outbox {
 namespace {
 
 int64_t ToNanos(SteadyClock::time_point t) {
-  return std::chrono::duration_cast<std::chrono::nanoseconds>(t.time_since_epoch())
-      .count();
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(t.time_since_epoch()).count();
 }
 
 double UnixSeconds() {
-  return std::chrono::duration<double>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
+  return std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
 }
 
 // 1 ms .. 120 s: resolves both a healthy millisecond path and a minute-long
 // outage.
 prometheus::Histogram::BucketBoundaries LatencyBuckets() {
-  return {0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5,
-          1,     2.5,    5,     10,   30,    60,   120};
+  return {0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120};
 }
 
 }  // namespace
@@ -86,8 +82,7 @@ void RelayMetrics::OnOldestPending(std::optional<SteadyClock::time_point> since)
   oldest_pending_since_ns_ = since ? std::max<int64_t>(ToNanos(*since), 1) : 0;
 }
 
-void RelayMetrics::OnDelivered(const OutboxMessage& message,
-                               const DeliveryOutcome& outcome) {
+void RelayMetrics::OnDelivered(const OutboxMessage& message, const DeliveryOutcome& outcome) {
   prometheus::Counter* counter;
   {
     std::lock_guard lock(counters_mutex_);
@@ -101,8 +96,7 @@ void RelayMetrics::OnDelivered(const OutboxMessage& message,
   delivery_latency_.Observe(message.age_at_read_seconds + std::max(since_read, 0.0));
 }
 
-void RelayMetrics::OnNotDelivered(const OutboxMessage&,
-                                  const DeliveryOutcome& outcome) {
+void RelayMetrics::OnNotDelivered(const OutboxMessage&, const DeliveryOutcome& outcome) {
   publish_errors_.Add({{"reason", outcome.reason.empty() ? "unknown" : outcome.reason}})
       .Increment();
 }
@@ -126,8 +120,8 @@ SteadyClock::time_point RelayMetrics::last_heartbeat() const {
 
 std::string RelayMetrics::Scrape() {
   const int64_t since = oldest_pending_since_ns_;
-  oldest_pending_age_.Set(
-      since == 0 ? 0.0 : std::max(0.0, (ToNanos(SteadyClock::now()) - since) / 1e9));
+  oldest_pending_age_.Set(since == 0 ? 0.0
+                                     : std::max(0.0, (ToNanos(SteadyClock::now()) - since) / 1e9));
   return prometheus::TextSerializer().Serialize(registry_->Collect());
 }
 

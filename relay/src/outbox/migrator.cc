@@ -11,12 +11,11 @@ constexpr int64_t kMigrationLockKey = 0x6f7574626f78;  // "outbox"
 
 std::set<int> AppliedVersions(pqxx::connection& connection) {
   pqxx::nontransaction tx(connection);
-  const pqxx::result exists = tx.exec(
-      "SELECT to_regclass('outbox_relay_schema_migrations') IS NOT NULL");
+  const pqxx::result exists =
+      tx.exec("SELECT to_regclass('outbox_relay_schema_migrations') IS NOT NULL");
   std::set<int> versions;
   if (!exists[0][0].as<bool>()) return versions;
-  for (const pqxx::row& row :
-       tx.exec("SELECT version FROM outbox_relay_schema_migrations")) {
+  for (const pqxx::row& row : tx.exec("SELECT version FROM outbox_relay_schema_migrations")) {
     versions.insert(row[0].as<int>());
   }
   return versions;
@@ -24,8 +23,7 @@ std::set<int> AppliedVersions(pqxx::connection& connection) {
 
 }  // namespace
 
-Result<MigrationReport> Migrate(const std::string& dsn,
-                                std::span<const SchemaFile> files) {
+Result<MigrationReport> Migrate(const std::string& dsn, std::span<const SchemaFile> files) {
   try {
     pqxx::connection connection(dsn);
     pqxx::nontransaction(connection)
@@ -39,14 +37,13 @@ Result<MigrationReport> Migrate(const std::string& dsn,
       }
       pqxx::work tx(connection);
       tx.exec(file.sql);
-      const pqxx::result recorded = tx.exec(
-          "SELECT 1 FROM outbox_relay_schema_migrations WHERE version = " +
-          std::to_string(file.version));
+      const pqxx::result recorded =
+          tx.exec("SELECT 1 FROM outbox_relay_schema_migrations WHERE version = " +
+                  std::to_string(file.version));
       if (recorded.empty()) {
-        return Status(StatusCode::kInternal,
-                      std::string(file.name) +
-                          " did not record its version in "
-                          "outbox_relay_schema_migrations");
+        return Status(StatusCode::kInternal, std::string(file.name) +
+                                                 " did not record its version in "
+                                                 "outbox_relay_schema_migrations");
       }
       tx.commit();
       report.applied.emplace_back(file.name);
@@ -55,8 +52,7 @@ Result<MigrationReport> Migrate(const std::string& dsn,
   } catch (const pqxx::broken_connection& e) {
     return Status(StatusCode::kUnavailable, e.what());
   } catch (const pqxx::sql_error& e) {
-    return Status(StatusCode::kFailedPrecondition,
-                  "SQLSTATE " + e.sqlstate() + ": " + e.what());
+    return Status(StatusCode::kFailedPrecondition, "SQLSTATE " + e.sqlstate() + ": " + e.what());
   } catch (const std::exception& e) {
     return Status(StatusCode::kInternal, e.what());
   }

@@ -26,7 +26,6 @@ struct MigrationReport {
 };
 
 // Takes an advisory lock so concurrent `migrate` runs apply each file once.
-Result<MigrationReport> Migrate(const std::string& dsn,
-                                std::span<const SchemaFile> files);
+Result<MigrationReport> Migrate(const std::string& dsn, std::span<const SchemaFile> files);
 
 }  // namespace outbox

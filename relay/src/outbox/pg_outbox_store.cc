@@ -23,13 +23,11 @@ SELECT id, topic, key, payload, headers::text,
 // The key is arbitrary and shared by every relay on this database.
 constexpr const char* kTryLockSql = "SELECT pg_try_advisory_lock(7956016237345505073)";
 
-constexpr const char* kRemoveSql =
-    "DELETE FROM outbox WHERE id = ANY($1::bigint[])";
+constexpr const char* kRemoveSql = "DELETE FROM outbox WHERE id = ANY($1::bigint[])";
 
 // Parses the `headers` column; returns a defect description or "".
-std::string ParseHeaders(
-    const std::string& text,
-    std::vector<std::pair<std::string, std::string>>* headers) {
+std::string ParseHeaders(const std::string& text,
+                         std::vector<std::pair<std::string, std::string>>* headers) {
   const nlohmann::json parsed = nlohmann::json::parse(text, nullptr, false);
   if (!parsed.is_object()) {
     return "headers must be a JSON object of string values (got a " +
@@ -37,8 +35,8 @@ std::string ParseHeaders(
   }
   for (const auto& [name, value] : parsed.items()) {
     if (!value.is_string()) {
-      return "headers must be a JSON object of string values (\"" + name +
-             "\" is a " + value.type_name() + ")";
+      return "headers must be a JSON object of string values (\"" + name + "\" is a " +
+             value.type_name() + ")";
     }
     headers->emplace_back(name, value.get<std::string>());
   }
@@ -135,8 +133,7 @@ Result<std::vector<OutboxMessage>> PgOutboxStore::ReadBatch(size_t max_rows) {
   try {
     if (!holds_lock_ && !TryLock()) return std::vector<OutboxMessage>{};
     pqxx::nontransaction tx(connection_->pq);
-    const pqxx::result rows =
-        tx.exec_prepared("read_batch", static_cast<int64_t>(max_rows));
+    const pqxx::result rows = tx.exec_prepared("read_batch", static_cast<int64_t>(max_rows));
     const auto read_at = SteadyClock::now();
     std::vector<OutboxMessage> batch;
     batch.reserve(rows.size());

@@ -27,8 +27,7 @@ constexpr std::pair<const char*, const char*> kDefaults[] = {
 
 using ConfPtr = std::unique_ptr<rd_kafka_conf_t, decltype(&rd_kafka_conf_destroy)>;
 
-void RouteLibrdkafkaLog(const rd_kafka_t*, int level, const char* facility,
-                        const char* message) {
+void RouteLibrdkafkaLog(const rd_kafka_t*, int level, const char* facility, const char* message) {
   const LogLevel ours = level <= 3   ? LogLevel::kError
                         : level == 4 ? LogLevel::kWarn
                         : level <= 6 ? LogLevel::kInfo
@@ -38,27 +37,24 @@ void RouteLibrdkafkaLog(const rd_kafka_t*, int level, const char* facility,
 
 void OnError(rd_kafka_t*, int err, const char* reason, void*) {
   const auto code = static_cast<rd_kafka_resp_err_t>(err);
-  LogWarn("kafka client error",
-          {{"reason", KafkaErrorReason(code)}, {"error", reason}});
+  LogWarn("kafka client error", {{"reason", KafkaErrorReason(code)}, {"error", reason}});
 }
 
 // Builds the configuration; appends one problem per refused property.
-ConfPtr BuildConf(const KafkaConfig& config,
-                  std::vector<KafkaPropertyProblem>* problems) {
+ConfPtr BuildConf(const KafkaConfig& config, std::vector<KafkaPropertyProblem>* problems) {
   ConfPtr conf(rd_kafka_conf_new(), &rd_kafka_conf_destroy);
   char errstr[512];
   for (const auto& [name, value] : kDefaults) {
     rd_kafka_conf_set(conf.get(), name, value, errstr, sizeof errstr);
   }
-  if (rd_kafka_conf_set(conf.get(), "bootstrap.servers",
-                        config.bootstrap_servers.c_str(), errstr,
+  if (rd_kafka_conf_set(conf.get(), "bootstrap.servers", config.bootstrap_servers.c_str(), errstr,
                         sizeof errstr) != RD_KAFKA_CONF_OK) {
     problems->push_back({-1, errstr});
   }
   for (size_t i = 0; i < config.properties.size(); ++i) {
     const KafkaProperty& p = config.properties[i];
-    if (rd_kafka_conf_set(conf.get(), p.name.c_str(), p.value.c_str(), errstr,
-                          sizeof errstr) != RD_KAFKA_CONF_OK) {
+    if (rd_kafka_conf_set(conf.get(), p.name.c_str(), p.value.c_str(), errstr, sizeof errstr) !=
+        RD_KAFKA_CONF_OK) {
       problems->push_back({static_cast<int>(i), errstr});
     }
   }
@@ -70,8 +66,7 @@ ConfPtr BuildConf(const KafkaConfig& config,
 std::chrono::milliseconds MessageTimeout(const rd_kafka_conf_t* conf) {
   char value[64];
   size_t size = sizeof value;
-  if (rd_kafka_conf_get(conf, "message.timeout.ms", value, &size) !=
-      RD_KAFKA_CONF_OK) {
+  if (rd_kafka_conf_get(conf, "message.timeout.ms", value, &size) != RD_KAFKA_CONF_OK) {
     return std::chrono::milliseconds(300000);
   }
   return std::chrono::milliseconds(std::strtoll(value, nullptr, 10));
@@ -87,10 +82,8 @@ std::vector<KafkaPropertyProblem> ValidateKafkaConfig(const KafkaConfig& config)
   // listed it connects nowhere.
   char errstr[512];
   rd_kafka_conf_set(conf.get(), "bootstrap.servers", "", errstr, sizeof errstr);
-  rd_kafka_conf_set_log_cb(conf.get(), [](const rd_kafka_t*, int, const char*,
-                                          const char*) {});
-  rd_kafka_t* probe =
-      rd_kafka_new(RD_KAFKA_PRODUCER, conf.get(), errstr, sizeof errstr);
+  rd_kafka_conf_set_log_cb(conf.get(), [](const rd_kafka_t*, int, const char*, const char*) {});
+  rd_kafka_t* probe = rd_kafka_new(RD_KAFKA_PRODUCER, conf.get(), errstr, sizeof errstr);
   if (probe == nullptr) {
     problems.push_back({-1, errstr});
     return problems;
@@ -138,8 +131,8 @@ void KafkaSink::Disconnect() {
   producer_ = nullptr;
 }
 
-std::vector<DeliveryOutcome> KafkaSink::Publish(
-    std::span<const OutboxMessage> batch, const GiveUp& give_up) {
+std::vector<DeliveryOutcome> KafkaSink::Publish(std::span<const OutboxMessage> batch,
+                                                const GiveUp& give_up) {
   std::vector<DeliveryOutcome> outcomes(batch.size());
   if (rebuild_needed_ || producer_ == nullptr) {
     LogInfo("rebuilding the kafka producer");
@@ -159,17 +152,14 @@ std::vector<DeliveryOutcome> KafkaSink::Publish(
   outcomes_ = nullptr;
 
   char fatal[512];
-  if (rd_kafka_fatal_error(producer_, fatal, sizeof fatal) !=
-      RD_KAFKA_RESP_ERR_NO_ERROR) {
-    LogError("kafka producer hit a fatal error; it will be rebuilt",
-             {{"error", fatal}});
+  if (rd_kafka_fatal_error(producer_, fatal, sizeof fatal) != RD_KAFKA_RESP_ERR_NO_ERROR) {
+    LogError("kafka producer hit a fatal error; it will be rebuilt", {{"error", fatal}});
     rebuild_needed_ = true;
   }
   return outcomes;
 }
 
-void KafkaSink::Enqueue(std::span<const OutboxMessage> batch,
-                        const GiveUp& give_up) {
+void KafkaSink::Enqueue(std::span<const OutboxMessage> batch, const GiveUp& give_up) {
   for (size_t i = 0; i < batch.size(); ++i) {
     const OutboxMessage& m = batch[i];
     const std::string id = std::to_string(m.id);
@@ -182,16 +172,13 @@ void KafkaSink::Enqueue(std::span<const OutboxMessage> batch,
       rd_kafka_headers_t* headers = rd_kafka_headers_new(m.headers.size() + 1);
       rd_kafka_header_add(headers, "outbox-id", -1, id.data(), id.size());
       for (const auto& [name, value] : m.headers) {
-        rd_kafka_header_add(headers, name.data(), name.size(), value.data(),
-                            value.size());
+        rd_kafka_header_add(headers, name.data(), name.size(), value.data(), value.size());
       }
       const rd_kafka_resp_err_t err = rd_kafka_producev(
-          producer_, RD_KAFKA_V_TOPIC(m.topic.c_str()),
-          RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
+          producer_, RD_KAFKA_V_TOPIC(m.topic.c_str()), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
           RD_KAFKA_V_KEY(key, key_size), RD_KAFKA_V_VALUE(value, value_size),
           RD_KAFKA_V_HEADERS(headers),
-          RD_KAFKA_V_OPAQUE(reinterpret_cast<void*>(static_cast<uintptr_t>(i))),
-          RD_KAFKA_V_END);
+          RD_KAFKA_V_OPAQUE(reinterpret_cast<void*>(static_cast<uintptr_t>(i))), RD_KAFKA_V_END);
       if (err == RD_KAFKA_RESP_ERR_NO_ERROR) {
         ++outstanding_;
         break;
@@ -226,15 +213,13 @@ void KafkaSink::Withdraw() {
   rebuild_needed_ = true;
 }
 
-void KafkaSink::OnDelivery(rd_kafka_t*, const rd_kafka_message_t* message,
-                           void* opaque) {
+void KafkaSink::OnDelivery(rd_kafka_t*, const rd_kafka_message_t* message, void* opaque) {
   auto* self = static_cast<KafkaSink*>(opaque);
   if (self->outcomes_ == nullptr) return;
   const auto index = reinterpret_cast<uintptr_t>(message->_private);
   if (index >= self->outcomes_->size()) return;
   DeliveryOutcome outcome =
-      KafkaOutcome(message->err, message->err ? rd_kafka_err2str(message->err)
-                                              : nullptr);
+      KafkaOutcome(message->err, message->err ? rd_kafka_err2str(message->err) : nullptr);
   outcome.partition = message->partition;
   outcome.offset = message->offset;
   (*self->outcomes_)[index] = std::move(outcome);

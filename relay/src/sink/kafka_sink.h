@@ -48,8 +48,7 @@ class KafkaSink : public Sink {
   // Withdraws whatever is still queued or in flight so no report for this
   // batch can arrive later; the producer is rebuilt before the next batch.
   void Withdraw();
-  static void OnDelivery(rd_kafka_t*, const rd_kafka_message_t* message,
-                         void* opaque);
+  static void OnDelivery(rd_kafka_t*, const rd_kafka_message_t* message, void* opaque);
 
   KafkaConfig config_;
   std::chrono::milliseconds message_timeout_{30000};
