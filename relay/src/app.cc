@@ -22,10 +22,7 @@
 #include "version.h"
 
 namespace outbox {
-namespace {
 
-// Loads and fully validates the config (librdkafka properties included),
-// printing every problem as file:line:col: key: problem.
 std::optional<Config> LoadValidConfig(const std::string& path) {
   LoadedConfig loaded = LoadConfigFile(path, &LookupProcessEnv);
   std::vector<ConfigProblem>& problems = loaded.problems;
@@ -48,6 +45,8 @@ std::optional<Config> LoadValidConfig(const std::string& path) {
   }
   return std::nullopt;
 }
+
+namespace {
 
 void ApplyLogLevel(const Config& config) {
   LogLevel level = LogLevel::kInfo;
@@ -91,6 +90,10 @@ RelayLoopOptions LoopOptions(const RelaySettings& relay,
   options.drain_timeout = std::chrono::milliseconds(relay.drain_timeout_ms);
   options.backoff_initial = std::chrono::milliseconds(relay.backoff_initial_ms);
   options.backoff_max = std::chrono::milliseconds(relay.backoff_max_ms);
+  options.on_undeliverable = relay.on_undeliverable == "dead_letter"
+                                 ? UndeliverablePolicy::kDeadLetter
+                                 : UndeliverablePolicy::kBlockKey;
+  options.max_attempts = relay.max_attempts;
   // librdkafka reports every message within message.timeout.ms; the margin
   // covers report serving, so this only fires if the client is wedged.
   options.publish_timeout = message_timeout + std::chrono::seconds(10);
@@ -138,7 +141,11 @@ int RunCommand(const std::string& config_path) {
                             {"postgres", RedactDsn(config->postgres.dsn)},
                             {"kafka", config->kafka.bootstrap_servers},
                             {"batch_size", std::to_string(options.batch_size)}});
-  loop.Run();
+  const Status result = loop.Run();
+  if (!result.ok()) {
+    LogError("relay stopped on an error", {{"error", result.message()}});
+    return kExitFailure;
+  }
   LogInfo("relay stopped");
   return kExitOk;
 }

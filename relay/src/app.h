@@ -2,7 +2,10 @@
 // process exit code (0 ok, 1 runtime failure, 78 bad config).
 #pragma once
 
+#include <optional>
 #include <string>
+
+#include "config/config.h"
 
 namespace outbox {
 
@@ -10,6 +13,10 @@ constexpr int kExitOk = 0;
 constexpr int kExitFailure = 1;
 constexpr int kExitUsage = 2;
 constexpr int kExitBadConfig = 78;  // EX_CONFIG
+
+// Loads and fully validates the config (librdkafka properties included),
+// printing every problem to stderr as file:line:col: key: problem.
+std::optional<Config> LoadValidConfig(const std::string& path);
 
 int RunCommand(const std::string& config_path);
 int CheckConfigCommand(const std::string& config_path);

@@ -1,9 +1,26 @@
-// argv → command → exit code. Everything else lives in app.cc.
+// argv → command → exit code. The commands live in app.cc and commands/.
 #include <CLI/CLI.hpp>
-#include <iostream>
 
 #include "app.h"
+#include "commands/operator_commands.h"
 #include "version.h"
+
+namespace {
+
+using outbox::DeadLettersRequest;
+
+// Adds the dead-letter filters to a subcommand; --older-than is parsed later.
+void AddFilters(CLI::App* command, DeadLettersRequest& request, std::string& older_than) {
+  command->add_option("--topic", request.filter.topic, "only this topic");
+  command->add_option("--key", request.filter.key, "only this key");
+  command->add_option("--reason", request.filter.reason, "only this reason, e.g. invalid_headers");
+  command->add_option("--id-from", request.filter.id_from, "only ids >= this");
+  command->add_option("--id-to", request.filter.id_to, "only ids <= this");
+  command->add_option("--older-than", older_than,
+                      "only dead-lettered longer ago than this, e.g. 90s, 15m, 2h, 7d");
+}
+
+}  // namespace
 
 int main(int argc, char** argv) {
   CLI::App cli{"outbox-relay: publishes committed PostgreSQL outbox rows to Kafka"};
@@ -11,14 +28,42 @@ int main(int argc, char** argv) {
   cli.set_version_flag("--version", "outbox-relay " OUTBOX_RELAY_VERSION);
 
   std::string config_path;
-  auto add = [&](const char* name, const char* help) {
-    CLI::App* command = cli.add_subcommand(name, help);
+  auto add = [&](CLI::App* parent, const char* name, const char* help) {
+    CLI::App* command = parent->add_subcommand(name, help);
     command->add_option("-c,--config", config_path, "YAML config file")->required();
     return command;
   };
-  CLI::App* run = add("run", "run the relay until SIGTERM/SIGINT");
-  CLI::App* check = add("check-config", "validate the config and print it with secrets redacted");
-  CLI::App* migrate = add("migrate", "apply the schema/ files the database lacks");
+  CLI::App* run = add(&cli, "run", "run the relay until SIGTERM/SIGINT");
+  CLI::App* check = add(&cli, "check-config",
+                        "validate the config and print it with secrets redacted");
+  CLI::App* migrate = add(&cli, "migrate", "apply the schema/ files the database lacks");
+  bool json = false;
+  CLI::App* status = add(&cli, "status",
+                         "pending rows, oldest age, dead letters by reason, blocked keys, "
+                         "which relay publishes");
+  status->add_flag("--json", json, "print JSON");
+
+  CLI::App* dead_letters =
+      cli.add_subcommand("dead-letters", "inspect and act on rows that could not be delivered");
+  dead_letters->require_subcommand(1);
+  DeadLettersRequest request;
+  std::string older_than;
+  CLI::App* list = add(dead_letters, "list", "list dead letters (oldest id first)");
+  AddFilters(list, request, older_than);
+  list->add_option("--limit", request.limit, "at most this many rows")->check(CLI::PositiveNumber);
+  list->add_flag("--json", request.json, "print JSON");
+  CLI::App* show = add(dead_letters, "show", "show one dead letter with its payload");
+  show->add_option("id", request.id, "the dead letter's id (= outbox-id)")->required();
+  show->add_flag("--json", request.json, "print JSON");
+  CLI::App* requeue = add(dead_letters, "requeue",
+                          "move dead letters back into the outbox (same ids, so the same "
+                          "outbox-id header)");
+  CLI::App* purge = add(dead_letters, "purge", "delete dead letters for good");
+  for (CLI::App* change : {requeue, purge}) {
+    AddFilters(change, request, older_than);
+    change->add_flag("--dry-run", request.dry_run, "only print which ids would be affected");
+    change->add_flag("--all", request.all, "act on every dead letter (no filter)");
+  }
 
   try {
     cli.parse(argc, argv);
@@ -30,5 +75,18 @@ int main(int argc, char** argv) {
   if (*run) return outbox::RunCommand(config_path);
   if (*check) return outbox::CheckConfigCommand(config_path);
   if (*migrate) return outbox::MigrateCommand(config_path);
-  return outbox::kExitUsage;
+  if (*status) return outbox::StatusCommand(config_path, json);
+  if (!older_than.empty()) {
+    request.filter.older_than = outbox::ParseDuration(older_than);
+    if (!request.filter.older_than) {
+      std::cerr << "--older-than: expected a duration such as 90s, 15m, 2h or 7d (got \""
+                << older_than << "\")\n";
+      return outbox::kExitUsage;
+    }
+  }
+  if (*list) request.action = DeadLettersRequest::Action::kList;
+  if (*show) request.action = DeadLettersRequest::Action::kShow;
+  if (*requeue) request.action = DeadLettersRequest::Action::kRequeue;
+  if (*purge) request.action = DeadLettersRequest::Action::kPurge;
+  return outbox::DeadLettersCommand(config_path, request);
 }

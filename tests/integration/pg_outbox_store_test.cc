@@ -23,6 +23,20 @@ class PgOutboxStoreTest : public ::testing::Test {
   }
   static const ThrowawayPostgres& pg() { return ThrowawayPostgres::Shared(); }
 
+  static Settlement Delivered(std::vector<int64_t> ids) {
+    Settlement settlement;
+    settlement.delivered = std::move(ids);
+    return settlement;
+  }
+  static std::string Ids(const std::string& table) {
+    return pg().Query("SELECT string_agg(id::text, ',' ORDER BY id) FROM " + table);
+  }
+  static std::vector<int64_t> IdsOf(const std::vector<OutboxMessage>& batch) {
+    std::vector<int64_t> ids;
+    for (const OutboxMessage& m : batch) ids.push_back(m.id);
+    return ids;
+  }
+
   // Retries while the store reports kUnavailable (it reconnects on the next call).
   static Result<std::vector<OutboxMessage>> ReadEventually(PgOutboxStore& store) {
     for (int attempt = 0;; ++attempt) {
@@ -88,8 +102,7 @@ TEST_F(PgOutboxStoreTest, ReadsALowerIdWhoseTransactionCommitsAfterHigherIdsWere
   ASSERT_TRUE(first.ok());
   ASSERT_EQ(first->size(), 1u);
   EXPECT_EQ((*first)[0].id, 2);  // id 1 is not committed yet, so not visible
-  const int64_t fast_id = 2;
-  ASSERT_TRUE(store.Remove(std::span(&fast_id, 1)).ok());
+  ASSERT_TRUE(store.Settle(Delivered({2})).ok());
 
   slow.commit();
   Result<std::vector<OutboxMessage>> second = store.ReadBatch(10);
@@ -114,17 +127,81 @@ TEST_F(PgOutboxStoreTest, MarksHeadersThatAreNotAnObjectOfStrings) {
   EXPECT_EQ((*batch)[1].defect,
             "headers must be a JSON object of string values (\"n\" is a number)");
   EXPECT_EQ((*batch)[2].defect, "");
+  EXPECT_EQ((*batch)[0].defect_reason, "invalid_headers");
 }
 
 TEST_F(PgOutboxStoreTest, RemovesExactlyTheGivenIdsAndRepeatsSafely) {
   pg().Exec("INSERT INTO outbox (topic, payload) SELECT 't', 'p' FROM generate_series(1, 5)");
   PgOutboxStore store(pg().dsn());
-  const std::vector<int64_t> ids = {2, 4};
 
-  ASSERT_TRUE(store.Remove(ids).ok());
-  ASSERT_TRUE(store.Remove(ids).ok());  // a repeated call after an unknown outcome
+  ASSERT_TRUE(store.Settle(Delivered({2, 4})).ok());
+  ASSERT_TRUE(store.Settle(Delivered({2, 4})).ok());  // repeated after an unknown outcome
 
-  EXPECT_EQ(pg().Query("SELECT string_agg(id::text, ',' ORDER BY id) FROM outbox"), "1,3,5");
+  EXPECT_EQ(Ids("outbox"), "1,3,5");
+}
+
+TEST_F(PgOutboxStoreTest, MovesDeadLettersWithEveryColumnAndTheReason) {
+  pg().Exec(R"(
+    INSERT INTO outbox (topic, key, payload, headers) VALUES
+      ('t', 'a', '\x00ff', '{"h": "v"}'), ('t', 'b', 'ok', NULL))");
+  PgOutboxStore store(pg().dsn());
+  Settlement settlement;
+  settlement.dead_letters = {{1, "msg_size_too_large", "a \"quoted\", {braced} \\ error", true}};
+  settlement.delivered = {2};
+
+  ASSERT_TRUE(store.Settle(settlement).ok());
+  ASSERT_TRUE(store.Settle(settlement).ok());  // repeating moves nothing twice
+
+  EXPECT_EQ(Ids("outbox"), "");
+  EXPECT_EQ(pg().Query("SELECT concat_ws('|', id, topic, key, encode(payload, 'hex'), "
+                       "headers->>'h', reason, error, attempts, blocks_key) "
+                       "FROM outbox_dead_letter"),
+            "1|t|a|00ff|v|msg_size_too_large|a \"quoted\", {braced} \\ error|1|t");
+  Result<int64_t> blocked = store.CountBlockedKeys();
+  ASSERT_TRUE(blocked.ok());
+  EXPECT_EQ(*blocked, 1);
+}
+
+TEST_F(PgOutboxStoreTest, HoldsBackAKeyBlockedByADeadLetter) {
+  pg().Exec(R"(
+    INSERT INTO outbox (topic, key, payload) VALUES
+      ('t', 'a', '1'), ('t', 'a', '2'), ('t', 'b', '3'), ('t', NULL, '4'))");
+  PgOutboxStore store(pg().dsn());
+  Settlement settlement;
+  settlement.dead_letters = {{1, "invalid_record", "x", true}};
+  ASSERT_TRUE(store.Settle(settlement).ok());
+
+  Result<std::vector<OutboxMessage>> batch = store.ReadBatch(10);
+
+  ASSERT_TRUE(batch.ok());
+  EXPECT_EQ(IdsOf(*batch), (std::vector<int64_t>{3, 4}));
+  pg().Exec("DELETE FROM outbox_dead_letter");  // an operator purges it
+  batch = store.ReadBatch(10);
+  ASSERT_TRUE(batch.ok());
+  EXPECT_EQ(IdsOf(*batch), (std::vector<int64_t>{2, 3, 4}));
+}
+
+TEST_F(PgOutboxStoreTest, AScheduledRetryHoldsBackTheRowAndLaterRowsOfItsKey) {
+  pg().Exec(R"(
+    INSERT INTO outbox (topic, key, payload) VALUES
+      ('t', 'a', '1'), ('t', 'a', '2'), ('t', 'b', '3'))");
+  PgOutboxStore store(pg().dsn());
+  Settlement settlement;
+  settlement.retries = {{1, "topic_authorization_failed: denied", std::chrono::minutes(5)}};
+  ASSERT_TRUE(store.Settle(settlement).ok());
+
+  Result<std::vector<OutboxMessage>> waiting = store.ReadBatch(10);
+  ASSERT_TRUE(waiting.ok());
+  EXPECT_EQ(IdsOf(*waiting), (std::vector<int64_t>{3}));
+  EXPECT_EQ(pg().Query("SELECT concat_ws('|', attempts, last_error, "
+                       "next_attempt_at > now() + interval '4 minutes') FROM outbox WHERE id = 1"),
+            "1|topic_authorization_failed: denied|t");
+
+  pg().Exec("UPDATE outbox SET next_attempt_at = now() - interval '1 second' WHERE id = 1");
+  Result<std::vector<OutboxMessage>> due = store.ReadBatch(10);
+  ASSERT_TRUE(due.ok());
+  EXPECT_EQ(IdsOf(*due), (std::vector<int64_t>{1, 2, 3}));
+  EXPECT_EQ((*due)[0].attempts, 1);
 }
 
 TEST_F(PgOutboxStoreTest, ReconnectsAfterItsBackendIsTerminated) {

@@ -11,41 +11,81 @@ void FakeStore::Add(int64_t id, std::string topic, std::optional<std::string> ke
   rows_[id] = std::move(m);
 }
 
+bool FakeStore::Waiting(int64_t id) const {
+  const auto it = next_attempt_.find(id);
+  return it != next_attempt_.end() && it->second > SteadyClock::now();
+}
+
 Result<std::vector<OutboxMessage>> FakeStore::ReadBatch(size_t max_rows) {
   ++reads;
   if (fail_reads > 0) {
     --fail_reads;
     return Status(StatusCode::kUnavailable, "injected read failure");
   }
+  std::set<std::string> held;  // keys blocked by a dead letter or a waiting row
+  for (const auto& [id, key] : blocked_keys_by_id_) held.insert(key);
   std::vector<OutboxMessage> batch;
   for (const auto& [id, row] : rows_) {
     if (batch.size() == max_rows) break;
+    const bool keyed = row.key.has_value();
+    if (keyed && held.count(*row.key) > 0) continue;
+    if (Waiting(id)) {
+      if (keyed) held.insert(*row.key);
+      continue;
+    }
     batch.push_back(row);
     batch.back().read_at = SteadyClock::now();
   }
   return batch;
 }
 
-Status FakeStore::Remove(std::span<const int64_t> ids) {
-  ++remove_calls;
-  if (fail_removes > 0) {
-    --fail_removes;
-    return Status(StatusCode::kUnavailable, "injected remove failure");
+Status FakeStore::Settle(const Settlement& settlement) {
+  ++settles;
+  if (fail_settles > 0) {
+    --fail_settles;
+    return Status(StatusCode::kUnavailable, "injected settle failure");
   }
-  for (int64_t id : ids) rows_.erase(id);
+  for (int64_t id : settlement.delivered) rows_.erase(id);
+  for (const DeadLetter& d : settlement.dead_letters) {
+    const auto it = rows_.find(d.id);
+    if (it == rows_.end()) continue;
+    if (d.blocks_key) blocked_keys_by_id_[d.id] = it->second.key.value_or("");
+    dead_letters[d.id] = d;
+    rows_.erase(it);
+  }
+  for (const RetryLater& r : settlement.retries) {
+    const auto it = rows_.find(r.id);
+    if (it == rows_.end()) continue;
+    ++it->second.attempts;
+    next_attempt_[r.id] = SteadyClock::now() + r.delay;
+    retries.push_back(r);
+  }
   return Status::Ok();
+}
+
+Result<int64_t> FakeStore::CountBlockedKeys() {
+  std::set<std::string> keys;
+  for (const auto& [id, key] : blocked_keys_by_id_) keys.insert(key);
+  return static_cast<int64_t>(keys.size());
 }
 
 std::vector<DeliveryOutcome> FakeSink::Publish(std::span<const OutboxMessage> batch,
                                                const GiveUp& give_up) {
   std::vector<DeliveryOutcome> outcomes;
+  batch_sizes.push_back(batch.size());
   for (const OutboxMessage& m : batch) {
     published_ids.push_back(m.id);
-    outcomes.push_back(decide(m));
+    outcomes.push_back(decide(m, batch.size()));
   }
   if (before_return) before_return(give_up);
   return outcomes;
 }
+
+std::optional<Rejection> FakeSink::Precheck(const OutboxMessage& message) const {
+  return precheck ? precheck(message) : std::nullopt;
+}
+
+DeliveryOutcome Delivered() { return DeliveryOutcome{DeliveryKind::kDelivered, "", ""}; }
 
 DeliveryOutcome Failed(DeliveryKind kind, std::string reason) {
   return DeliveryOutcome{kind, std::move(reason), "injected"};

@@ -1,9 +1,10 @@
-// Hand-written fakes of the core's two interfaces, with error injection.
+// Hand-written fakes of the core's two interfaces, with error injection. The
+// store follows the real one's rules on which rows are due.
 #pragma once
 
-#include <deque>
 #include <functional>
 #include <map>
+#include <set>
 #include <vector>
 
 #include "core/outbox_store.h"
@@ -11,43 +12,56 @@
 
 namespace outbox::testing {
 
-// An outbox in memory: rows by id, lowest first.
 class FakeStore : public OutboxStore {
  public:
   void Add(int64_t id, std::string topic = "t", std::optional<std::string> key = "k");
   OutboxMessage& row(int64_t id) { return rows_.at(id); }
   bool Contains(int64_t id) const { return rows_.count(id) > 0; }
   size_t size() const { return rows_.size(); }
+  // Makes every waiting row due now (as if its retry time had come).
+  void MakeAllDue() { next_attempt_.clear(); }
 
   Result<std::vector<OutboxMessage>> ReadBatch(size_t max_rows) override;
-  Status Remove(std::span<const int64_t> ids) override;
+  Status Settle(const Settlement& settlement) override;
+  Result<int64_t> CountBlockedKeys() override;
 
   // The next N calls fail with kUnavailable.
   int fail_reads = 0;
-  int fail_removes = 0;
+  int fail_settles = 0;
   int reads = 0;
-  int remove_calls = 0;
+  int settles = 0;
+
+  std::map<int64_t, DeadLetter> dead_letters;
+  std::vector<RetryLater> retries;  // every retry ever scheduled
 
  private:
+  bool Waiting(int64_t id) const;
+
   std::map<int64_t, OutboxMessage> rows_;
+  std::map<int64_t, SteadyClock::time_point> next_attempt_;
+  std::map<int64_t, std::string> blocked_keys_by_id_;  // dead letters that block a key
 };
 
 // Decides each message's fate; by default everything is delivered.
 class FakeSink : public Sink {
  public:
-  using Decide = std::function<DeliveryOutcome(const OutboxMessage&)>;
-  Decide decide = [](const OutboxMessage&) {
+  using Decide = std::function<DeliveryOutcome(const OutboxMessage&, size_t batch_size)>;
+  Decide decide = [](const OutboxMessage&, size_t) {
     return DeliveryOutcome{DeliveryKind::kDelivered, "", ""};
   };
   // Called after decisions, with the give-up predicate (e.g. to wait on it).
   std::function<void(const GiveUp&)> before_return;
+  std::function<std::optional<Rejection>(const OutboxMessage&)> precheck;
 
   std::vector<DeliveryOutcome> Publish(std::span<const OutboxMessage> batch,
                                        const GiveUp& give_up) override;
+  std::optional<Rejection> Precheck(const OutboxMessage& message) const override;
 
   std::vector<int64_t> published_ids;  // every send, in order
+  std::vector<size_t> batch_sizes;     // every Publish call's size
 };
 
+DeliveryOutcome Delivered();
 DeliveryOutcome Failed(DeliveryKind kind, std::string reason);
 
 }  // namespace outbox::testing

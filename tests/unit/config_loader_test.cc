@@ -58,6 +58,8 @@ relay:
   drain_timeout_ms: 0
   backoff_initial_ms: 10
   backoff_max_ms: 5000
+  on_undeliverable: dead_letter
+  max_attempts: 0
 metrics:
   listen: "127.0.0.1:0"
 log:
@@ -75,6 +77,8 @@ log:
   EXPECT_EQ(c.relay.drain_timeout_ms, 0);
   EXPECT_EQ(c.relay.backoff_initial_ms, 10);
   EXPECT_EQ(c.relay.backoff_max_ms, 5000);
+  EXPECT_EQ(c.relay.on_undeliverable, "dead_letter");
+  EXPECT_EQ(c.relay.max_attempts, 0);
   EXPECT_EQ(c.metrics.listen, "127.0.0.1:0");
   EXPECT_EQ(c.log.level, "debug");
 }
@@ -189,6 +193,15 @@ kafka: { bootstrap_servers: "b:1", properties: { acks: "-1" } }
   EXPECT_TRUE(minus_one.problems.empty());
 }
 
+TEST(ConfigLoader, RejectsUnknownUndeliverablePolicy) {
+  const LoadedConfig loaded =
+      Load(std::string(kMinimal) + "relay: { on_undeliverable: drop }\n");
+  ASSERT_EQ(loaded.problems.size(), 1u);
+  EXPECT_EQ(Messages(loaded)[0],
+            "relay.yaml:4:28: relay.on_undeliverable: must be block_key or dead_letter "
+            "(got \"drop\")");
+}
+
 TEST(ConfigLoader, RejectsBackoffCapBelowInitial) {
   const LoadedConfig loaded =
       Load(std::string(kMinimal) + "relay: { backoff_initial_ms: 500, backoff_max_ms: 100 }\n");
@@ -245,6 +258,8 @@ TEST(ConfigLoader, ExampleConfigStatesEveryDefault) {
   EXPECT_EQ(loaded.config.relay.drain_timeout_ms, defaults.relay.drain_timeout_ms);
   EXPECT_EQ(loaded.config.relay.backoff_initial_ms, defaults.relay.backoff_initial_ms);
   EXPECT_EQ(loaded.config.relay.backoff_max_ms, defaults.relay.backoff_max_ms);
+  EXPECT_EQ(loaded.config.relay.on_undeliverable, defaults.relay.on_undeliverable);
+  EXPECT_EQ(loaded.config.relay.max_attempts, defaults.relay.max_attempts);
   EXPECT_EQ(loaded.config.metrics.listen, defaults.metrics.listen);
   EXPECT_EQ(loaded.config.log.level, defaults.log.level);
 }

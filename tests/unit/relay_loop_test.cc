@@ -9,6 +9,7 @@
 namespace outbox {
 namespace {
 
+using testing::Delivered;
 using testing::Failed;
 using testing::FakeSink;
 using testing::FakeStore;
@@ -24,9 +25,11 @@ class RecordingObserver : public RelayObserver {
     reasons.push_back(o.reason);
   }
   void OnOldestPending(std::optional<SteadyClock::time_point> since) override { oldest = since; }
+  void OnBlockedKeys(int64_t count) override { blocked_keys = count; }
   std::vector<int64_t> delivered, failed;
   std::vector<std::string> reasons;
   std::optional<SteadyClock::time_point> oldest;
+  int64_t blocked_keys = -1;
 };
 
 class RelayLoopTest : public ::testing::Test {
@@ -40,17 +43,24 @@ class RelayLoopTest : public ::testing::Test {
     o.drain_timeout = 50ms;
     return o;
   }
+  void AddKeyed(int64_t id, const std::string& key) { store.Add(id, "t", key); }
+  void MarkDefective(int64_t id) {
+    store.row(id).defect_reason = "invalid_headers";
+    store.row(id).defect = "headers must be a JSON object of string values";
+  }
+
   FakeStore store;
   FakeSink sink;
   StopSignal stop;
   RecordingObserver observer;
 };
 
+// --- acknowledgement ----------------------------------------------------------
+
 TEST_F(RelayLoopTest, RemovesEachRowOnlyAfterItsOwnAck) {
-  for (int id = 1; id <= 4; ++id) store.Add(id);
-  sink.decide = [](const OutboxMessage& m) {
-    return m.id % 2 == 0 ? DeliveryOutcome{DeliveryKind::kDelivered, "", ""}
-                         : Failed(DeliveryKind::kRetriable, "msg_timed_out");
+  for (int id = 1; id <= 4; ++id) AddKeyed(id, "k" + std::to_string(id));
+  sink.decide = [](const OutboxMessage& m, size_t) {
+    return m.id % 2 == 0 ? Delivered() : Failed(DeliveryKind::kNotReported, "");
   };
   RelayLoop loop(store, sink, stop, observer, Options());
 
@@ -78,38 +88,56 @@ TEST_F(RelayLoopTest, PublishesInIdOrderInBatches) {
   EXPECT_EQ(store.reads, 4);
 }
 
-TEST_F(RelayLoopTest, KeepsRowPendingWhenBrokerRejectsIt) {
+TEST_F(RelayLoopTest, SettlesTheLastBatchBeforeReadingAgainAfterAStoreOutage) {
   store.Add(1);
-  sink.decide = [](const OutboxMessage&) {
-    return Failed(DeliveryKind::kRejected, "msg_size_too_large");
-  };
+  store.Add(2);
+  store.fail_settles = 2;
+  RelayLoop loop(store, sink, stop, observer, Options());
+
+  loop.RunOnce();  // published; settling fails
+  EXPECT_EQ(loop.unsettled().delivered.size(), 2u);
+  EXPECT_EQ(loop.RunOnce(), RelayLoop::Step::kBackedOff);  // settling fails again
+  EXPECT_EQ(store.reads, 1);  // nothing new read while outcomes wait
+  loop.RunOnce();             // settles, then an empty read
+
+  EXPECT_EQ(store.size(), 0u);
+  EXPECT_TRUE(loop.unsettled().empty());
+  EXPECT_EQ(sink.published_ids, (std::vector<int64_t>{1, 2}));  // no re-send
+}
+
+TEST_F(RelayLoopTest, BacksOffWhenTheStoreIsUnavailable) {
+  store.Add(1);
+  store.fail_reads = 2;
   RelayLoop loop(store, sink, stop, observer, Options());
 
   EXPECT_EQ(loop.RunOnce(), RelayLoop::Step::kBackedOff);
-
-  EXPECT_TRUE(store.Contains(1));
-  EXPECT_EQ(observer.reasons, (std::vector<std::string>{"msg_size_too_large"}));
+  EXPECT_EQ(loop.RunOnce(), RelayLoop::Step::kBackedOff);
+  EXPECT_EQ(loop.RunOnce(), RelayLoop::Step::kPublished);
+  EXPECT_FALSE(store.Contains(1));
 }
 
-TEST_F(RelayLoopTest, RetriesFailedRowsUntilDelivered) {
-  store.Add(1);
-  store.Add(2);
-  int attempts = 0;
-  sink.decide = [&](const OutboxMessage& m) {
-    if (m.id == 1 && ++attempts < 3) return Failed(DeliveryKind::kRetriable, "request_timed_out");
-    return DeliveryOutcome{DeliveryKind::kDelivered, "", ""};
+// --- outages and retries -------------------------------------------------------
+
+TEST_F(RelayLoopTest, AnOutageChargesNoAttemptsAndDeadLettersNothing) {
+  for (int id = 1; id <= 3; ++id) AddKeyed(id, "k" + std::to_string(id));
+  sink.decide = [](const OutboxMessage&, size_t) {
+    return Failed(DeliveryKind::kRetriable, "msg_timed_out");
   };
-  RelayLoop loop(store, sink, stop, observer, Options());
+  RelayLoopOptions options = Options();
+  options.max_attempts = 1;
+  RelayLoop loop(store, sink, stop, observer, options);
 
-  while (store.size() > 0) loop.RunOnce();
+  for (int i = 0; i < 5; ++i) EXPECT_EQ(loop.RunOnce(), RelayLoop::Step::kBackedOff);
 
-  EXPECT_EQ(attempts, 3);
-  EXPECT_EQ(sink.published_ids, (std::vector<int64_t>{1, 2, 1, 1}));
+  EXPECT_EQ(store.size(), 3u);
+  EXPECT_TRUE(store.dead_letters.empty());
+  EXPECT_TRUE(store.retries.empty());
+  EXPECT_EQ(store.row(1).attempts, 0);
 }
 
 TEST_F(RelayLoopTest, BacksOffInsteadOfSpinningWhileNothingIsDelivered) {
   store.Add(1);
-  sink.decide = [](const OutboxMessage&) {
+  sink.decide = [](const OutboxMessage&, size_t) {
     return Failed(DeliveryKind::kRetriable, "all_brokers_down");
   };
   RelayLoopOptions options = Options();
@@ -125,52 +153,197 @@ TEST_F(RelayLoopTest, BacksOffInsteadOfSpinningWhileNothingIsDelivered) {
   EXPECT_TRUE(store.Contains(1));
 }
 
-TEST_F(RelayLoopTest, BacksOffWhenTheStoreIsUnavailable) {
-  store.Add(1);
-  store.fail_reads = 2;
-  RelayLoop loop(store, sink, stop, observer, Options());
-
-  EXPECT_EQ(loop.RunOnce(), RelayLoop::Step::kBackedOff);
-  EXPECT_EQ(loop.RunOnce(), RelayLoop::Step::kBackedOff);
-  EXPECT_EQ(loop.RunOnce(), RelayLoop::Step::kPublished);
-  EXPECT_FALSE(store.Contains(1));
-}
-
-TEST_F(RelayLoopTest, RemovesAcknowledgedRowsBeforeReadingAgainAfterStoreOutage) {
+TEST_F(RelayLoopTest, RetriesAfterAnOutageUntilDelivered) {
   store.Add(1);
   store.Add(2);
-  store.fail_removes = 2;
+  int attempts = 0;
+  sink.decide = [&](const OutboxMessage&, size_t) {
+    return ++attempts <= 4 ? Failed(DeliveryKind::kRetriable, "request_timed_out") : Delivered();
+  };
   RelayLoop loop(store, sink, stop, observer, Options());
 
-  loop.RunOnce();  // published; removal fails
-  EXPECT_EQ(loop.acked_not_removed(), 2u);
-  EXPECT_EQ(loop.RunOnce(), RelayLoop::Step::kBackedOff);  // removal fails again
-  EXPECT_EQ(store.reads, 1);                               // nothing new read while acked rows wait
-  loop.RunOnce();                                          // removal succeeds, then an empty read
+  while (store.size() > 0) loop.RunOnce();
 
+  EXPECT_EQ(sink.published_ids, (std::vector<int64_t>{1, 2, 1, 2, 1, 2}));
+}
+
+TEST_F(RelayLoopTest, ARowSpecificFailureDelaysThatRowAndLaterRowsOfItsKey) {
+  AddKeyed(1, "a");
+  AddKeyed(2, "b");
+  sink.decide = [](const OutboxMessage& m, size_t) {
+    return m.id == 1 ? Failed(DeliveryKind::kRetriable, "topic_authorization_failed")
+                     : Delivered();
+  };
+  RelayLoopOptions options = Options();
+  options.backoff_initial = 1min;
+  options.backoff_max = 1min;
+  RelayLoop loop(store, sink, stop, observer, options);
+
+  loop.RunOnce();
+  AddKeyed(3, "a");
+  AddKeyed(4, "b");
+  loop.RunOnce();
+
+  ASSERT_EQ(store.retries.size(), 1u);
+  EXPECT_EQ(store.retries[0].id, 1);
+  EXPECT_GE(store.retries[0].delay, 30s);
+  EXPECT_EQ(store.row(1).attempts, 1);
+  EXPECT_EQ(sink.published_ids, (std::vector<int64_t>{1, 2, 4}));  // 3 waits behind 1
+
+  store.MakeAllDue();
+  sink.decide = [](const OutboxMessage&, size_t) { return Delivered(); };
+  loop.RunOnce();
+  EXPECT_EQ(sink.published_ids, (std::vector<int64_t>{1, 2, 4, 1, 3}));
   EXPECT_EQ(store.size(), 0u);
-  EXPECT_EQ(loop.acked_not_removed(), 0u);
-  EXPECT_EQ(sink.published_ids, (std::vector<int64_t>{1, 2}));  // no re-send
 }
 
-TEST_F(RelayLoopTest, NeverSendsRowsWithDefectsButKeepsThem) {
+TEST_F(RelayLoopTest, DeadLettersARowAfterMaxAttempts) {
+  AddKeyed(1, "a");
+  AddKeyed(2, "b");
+  store.row(1).attempts = 2;
+  sink.decide = [](const OutboxMessage& m, size_t) {
+    return m.id == 1 ? Failed(DeliveryKind::kRetriable, "unknown_topic_or_part") : Delivered();
+  };
+  RelayLoopOptions options = Options();
+  options.max_attempts = 3;
+  RelayLoop loop(store, sink, stop, observer, options);
+
+  loop.RunOnce();
+
+  ASSERT_EQ(store.dead_letters.count(1), 1u);
+  EXPECT_EQ(store.dead_letters[1].reason, "max_attempts");
+  EXPECT_EQ(store.dead_letters[1].error,
+            "gave up after 3 attempts; last error: unknown_topic_or_part: injected");
+}
+
+TEST_F(RelayLoopTest, GivesUpAfterRepeatedFatalProducerErrors) {
   store.Add(1);
-  store.Add(2);
-  store.row(1).defect = "headers must be a JSON object of string values";
+  sink.decide = [](const OutboxMessage&, size_t) { return Failed(DeliveryKind::kFatal, "fatal"); };
+  RelayLoop loop(store, sink, stop, observer, Options());
+
+  const Status result = loop.Run();
+
+  EXPECT_FALSE(result.ok());
+  EXPECT_EQ(sink.published_ids.size(), 3u);
+  EXPECT_TRUE(store.Contains(1));
+  EXPECT_TRUE(store.dead_letters.empty());
+}
+
+// --- rows that can never be delivered -------------------------------------------
+
+TEST_F(RelayLoopTest, MovesARowTheBrokerRejectsToTheDeadLetterTable) {
+  store.Add(1);
+  sink.decide = [](const OutboxMessage&, size_t) {
+    return Failed(DeliveryKind::kRejected, "msg_size_too_large");
+  };
+  RelayLoop loop(store, sink, stop, observer, Options());
+
+  EXPECT_EQ(loop.RunOnce(), RelayLoop::Step::kPublished);  // progress: no back-off
+
+  EXPECT_FALSE(store.Contains(1));
+  ASSERT_EQ(store.dead_letters.count(1), 1u);
+  EXPECT_EQ(store.dead_letters[1].reason, "msg_size_too_large");
+  EXPECT_EQ(store.dead_letters[1].error, "injected");
+}
+
+TEST_F(RelayLoopTest, DeadLettersRowsWithDefectsWithoutSendingThem) {
+  AddKeyed(1, "a");
+  AddKeyed(2, "b");
+  AddKeyed(3, "c");
+  MarkDefective(1);
+  sink.precheck = [](const OutboxMessage& m) -> std::optional<Rejection> {
+    if (m.id == 2) return Rejection{"msg_size_too_large", "too big"};
+    return std::nullopt;
+  };
   RelayLoop loop(store, sink, stop, observer, Options());
 
   loop.RunOnce();
 
-  EXPECT_EQ(sink.published_ids, (std::vector<int64_t>{2}));
-  EXPECT_TRUE(store.Contains(1));
-  EXPECT_FALSE(store.Contains(2));
-  EXPECT_EQ(observer.reasons, (std::vector<std::string>{"invalid_row"}));
+  EXPECT_EQ(sink.published_ids, (std::vector<int64_t>{3}));
+  EXPECT_EQ(store.dead_letters.at(1).reason, "invalid_headers");
+  EXPECT_EQ(store.dead_letters.at(2).reason, "msg_size_too_large");
+  EXPECT_EQ(store.dead_letters.at(2).error, "too big");
+  EXPECT_EQ(store.size(), 0u);
 }
+
+TEST_F(RelayLoopTest, BlockKeyHoldsLaterRowsOfThatKeyWhileOtherKeysFlow) {
+  AddKeyed(1, "a");
+  AddKeyed(2, "a");
+  AddKeyed(3, "b");
+  MarkDefective(1);
+  RelayLoop loop(store, sink, stop, observer, Options());
+
+  loop.RunOnce();
+  AddKeyed(4, "a");
+  AddKeyed(5, "b");
+  loop.RunOnce();
+
+  EXPECT_TRUE(store.dead_letters.at(1).blocks_key);
+  EXPECT_EQ(sink.published_ids, (std::vector<int64_t>{3, 5}));
+  EXPECT_TRUE(store.Contains(2));
+  EXPECT_TRUE(store.Contains(4));
+  EXPECT_EQ(observer.blocked_keys, 1);
+}
+
+TEST_F(RelayLoopTest, DeadLetterPolicyLetsLaterRowsOfThatKeyContinue) {
+  AddKeyed(1, "a");
+  AddKeyed(2, "a");
+  MarkDefective(1);
+  RelayLoopOptions options = Options();
+  options.on_undeliverable = UndeliverablePolicy::kDeadLetter;
+  RelayLoop loop(store, sink, stop, observer, options);
+
+  loop.RunOnce();
+
+  EXPECT_FALSE(store.dead_letters.at(1).blocks_key);
+  EXPECT_EQ(sink.published_ids, (std::vector<int64_t>{2}));
+  EXPECT_EQ(store.size(), 0u);
+  EXPECT_EQ(observer.blocked_keys, 0);
+}
+
+TEST_F(RelayLoopTest, SendsRejectedRowsAloneBeforeDeadLetteringThem) {
+  // Like a broker: one poison message fails the whole produce request.
+  for (int id = 1; id <= 5; ++id) AddKeyed(id, "k" + std::to_string(id));
+  sink.decide = [](const OutboxMessage& m, size_t batch_size) {
+    if (m.id == 3 || batch_size > 1) return Failed(DeliveryKind::kRejected, "invalid_record");
+    return Delivered();
+  };
+  RelayLoop loop(store, sink, stop, observer, Options());
+
+  loop.RunOnce();
+
+  ASSERT_EQ(store.dead_letters.size(), 1u);  // no healthy row parked
+  EXPECT_EQ(store.dead_letters.count(3), 1u);
+  EXPECT_EQ(store.size(), 0u);
+  EXPECT_EQ(sink.batch_sizes, (std::vector<size_t>{5, 1, 1, 1, 1, 1}));
+}
+
+TEST_F(RelayLoopTest, IsolationKeepsAKeysLaterRowsBehindItsPoisonRow) {
+  AddKeyed(1, "a");  // poison
+  AddKeyed(2, "a");  // healthy, but must wait behind 1 (block_key)
+  AddKeyed(3, "b");
+  sink.decide = [](const OutboxMessage& m, size_t batch_size) {
+    if (m.id == 1 || batch_size > 1) return Failed(DeliveryKind::kRejected, "invalid_record");
+    return Delivered();
+  };
+  RelayLoop loop(store, sink, stop, observer, Options());
+
+  loop.RunOnce();
+
+  EXPECT_EQ(store.dead_letters.count(1), 1u);
+  EXPECT_TRUE(store.Contains(2));  // never sent alone: its key is blocked
+  EXPECT_FALSE(store.Contains(3));
+  EXPECT_EQ(sink.published_ids, (std::vector<int64_t>{1, 2, 3, 1, 3}));
+}
+
+// --- lag and shutdown -------------------------------------------------------------
 
 TEST_F(RelayLoopTest, ReportsOldestPendingRowFromTheLowestId) {
   store.Add(1);
   store.row(1).age_at_read_seconds = 30;
-  sink.decide = [](const OutboxMessage&) { return Failed(DeliveryKind::kRetriable, "x"); };
+  sink.decide = [](const OutboxMessage&, size_t) {
+    return Failed(DeliveryKind::kRetriable, "x");
+  };
   RelayLoop loop(store, sink, stop, observer, Options());
 
   loop.RunOnce();
@@ -181,7 +354,7 @@ TEST_F(RelayLoopTest, ReportsOldestPendingRowFromTheLowestId) {
   EXPECT_LT(age, 40s);
 }
 
-TEST_F(RelayLoopTest, StopWaitsForOutstandingAcksThenRemovesThem) {
+TEST_F(RelayLoopTest, StopWaitsForOutstandingAcksThenSettles) {
   store.Add(1);
   bool gave_up = false;
   sink.before_return = [&](const Sink::GiveUp& give_up) {
@@ -194,7 +367,7 @@ TEST_F(RelayLoopTest, StopWaitsForOutstandingAcksThenRemovesThem) {
   };
   RelayLoop loop(store, sink, stop, observer, Options());
 
-  loop.Run();
+  EXPECT_TRUE(loop.Run().ok());
 
   EXPECT_TRUE(gave_up);
   EXPECT_FALSE(store.Contains(1));
@@ -202,15 +375,16 @@ TEST_F(RelayLoopTest, StopWaitsForOutstandingAcksThenRemovesThem) {
 
 TEST_F(RelayLoopTest, RowsWithoutReportStayPendingAtStop) {
   store.Add(1);
-  sink.decide = [](const OutboxMessage&) {
-    return DeliveryOutcome{DeliveryKind::kNotReported, "", ""};
+  sink.decide = [](const OutboxMessage&, size_t) {
+    return Failed(DeliveryKind::kNotReported, "");
   };
   sink.before_return = [&](const Sink::GiveUp&) { stop.Request(); };
   RelayLoop loop(store, sink, stop, observer, Options());
 
-  loop.Run();
+  EXPECT_TRUE(loop.Run().ok());
 
   EXPECT_TRUE(store.Contains(1));
+  EXPECT_TRUE(store.dead_letters.empty());
 }
 
 TEST_F(RelayLoopTest, StopsPromptlyWhenIdle) {
@@ -223,7 +397,7 @@ TEST_F(RelayLoopTest, StopsPromptlyWhenIdle) {
   });
   const auto started = SteadyClock::now();
 
-  loop.Run();
+  EXPECT_TRUE(loop.Run().ok());
 
   stopper.join();
   EXPECT_LT(SteadyClock::now() - started, 5s);

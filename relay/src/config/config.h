@@ -46,8 +46,17 @@ struct RelaySettings {
   int drain_timeout_ms = 10000;
   // Back-off after a failed step: starts here, doubles, with jitter ...
   int backoff_initial_ms = 100;
-  // ... up to this cap.
+  // ... up to this cap. A row's retry after a row-specific failure follows
+  // the same schedule.
   int backoff_max_ms = 30000;
+  // What happens to later rows of a key when one of its rows is moved to the
+  // dead-letter table: "block_key" (they wait until an operator requeues or
+  // purges it, so per-key order is never broken) or "dead_letter" (they
+  // continue). Other keys flow either way.
+  std::string on_undeliverable = "block_key";
+  // Row-specific retriable failures before the row is dead-lettered
+  // (0 = never). Failures while nothing is delivered (an outage) do not count.
+  int max_attempts = 10;
 };
 
 struct MetricsConfig {

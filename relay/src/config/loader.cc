@@ -227,7 +227,23 @@ void ReadConfig(const YAML::Node& root, Reader& reader, Config* config,
                               [&](const YAML::Node& v, const std::string& k) {
                                 reader.Int(v, k, 1, 60000, &relay.backoff_initial_ms);
                               }},
-                             {"backoff_max_ms", [&](const YAML::Node& v, const std::string& k) {
+                             {"max_attempts",
+                   [&](const YAML::Node& v, const std::string& k) {
+                     reader.Int(v, k, 0, 1000000, &relay.max_attempts);
+                   }},
+                  {"on_undeliverable",
+                   [&](const YAML::Node& v, const std::string& k) {
+                     std::string policy;
+                     reader.String(v, k, &policy);
+                     if (policy.empty()) return;
+                     if (policy != "block_key" && policy != "dead_letter") {
+                       reader.Problem(v, k,
+                                      "must be block_key or dead_letter (got \"" + policy + "\")");
+                       return;
+                     }
+                     relay.on_undeliverable = policy;
+                   }},
+                  {"backoff_max_ms", [&](const YAML::Node& v, const std::string& k) {
                                 reader.Int(v, k, 1, 600000, &relay.backoff_max_ms);
                                 if (relay.backoff_max_ms < relay.backoff_initial_ms) {
                                   reader.Problem(v, k,

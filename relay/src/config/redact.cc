@@ -47,6 +47,8 @@ std::string RenderRedactedConfig(const Config& config) {
   out << YAML::Key << "drain_timeout_ms" << YAML::Value << r.drain_timeout_ms;
   out << YAML::Key << "backoff_initial_ms" << YAML::Value << r.backoff_initial_ms;
   out << YAML::Key << "backoff_max_ms" << YAML::Value << r.backoff_max_ms;
+  out << YAML::Key << "on_undeliverable" << YAML::Value << r.on_undeliverable;
+  out << YAML::Key << "max_attempts" << YAML::Value << r.max_attempts;
   out << YAML::EndMap;
 
   out << YAML::Key << "metrics" << YAML::Value << YAML::BeginMap;

@@ -16,6 +16,9 @@ class Backoff {
   // from `initial` up to `max`. Jitter keeps several relays from retrying in
   // lockstep.
   std::chrono::milliseconds Next();
+  // The delay after `failures` failures (1 = the first), without counting
+  // one: for schedules kept elsewhere, such as a row's attempts.
+  std::chrono::milliseconds DelayAfter(int failures);
   void Reset() { failures_ = 0; }
   int failures() const { return failures_; }
 

@@ -23,8 +23,12 @@ struct OutboxMessage {
   // Seconds between created_at and the read, by the database's clock.
   double age_at_read_seconds = 0;
   SteadyClock::time_point read_at{};
-  // Non-empty when the row cannot be sent as it is (e.g. headers that are not
-  // a JSON object of strings); the sink is never asked to send it.
+  // Row-specific delivery failures so far (relay-managed column).
+  int attempts = 0;
+  // Set when the row cannot be sent as it is (e.g. headers that are not a
+  // JSON object of strings): a bounded reason code and the detail. Such a
+  // row is never handed to the sink.
+  std::string defect_reason;
   std::string defect;
 };
 
@@ -37,6 +41,12 @@ enum class DeliveryKind {
 };
 
 const char* DeliveryKindName(DeliveryKind kind);
+
+// Why a message can never be delivered as it is.
+struct Rejection {
+  std::string reason;  // bounded code, e.g. "msg_size_too_large"
+  std::string detail;  // for the operator
+};
 
 struct DeliveryOutcome {
   DeliveryKind kind = DeliveryKind::kNotReported;

@@ -2,6 +2,7 @@
 // health). Called from the loop's thread only.
 #pragma once
 
+#include <cstdint>
 #include <optional>
 #include <string>
 
@@ -18,6 +19,9 @@ class RelayObserver {
   virtual void OnOldestPending(std::optional<SteadyClock::time_point>) {}
   virtual void OnDelivered(const OutboxMessage&, const DeliveryOutcome&) {}
   virtual void OnNotDelivered(const OutboxMessage&, const DeliveryOutcome&) {}
+  virtual void OnDeadLettered(const OutboxMessage&, const std::string& reason) { (void)reason; }
+  virtual void OnRetryScheduled(const OutboxMessage&, const std::string& reason) { (void)reason; }
+  virtual void OnBlockedKeys(int64_t count) { (void)count; }
   virtual void OnStoreResult(bool ok) { (void)ok; }
   virtual void OnSinkResult(bool any_delivered) { (void)any_delivered; }
   // Each loop iteration: the loop is alive.

@@ -1,11 +1,15 @@
 #include "core/relay_loop.h"
 
 #include <algorithm>
-#include <string>
 
 #include "common/log.h"
 
 namespace outbox {
+namespace {
+
+std::string KeyOf(const OutboxMessage& m) { return m.key.value_or(""); }
+
+}  // namespace
 
 RelayLoop::RelayLoop(OutboxStore& store, Sink& sink, const StopSignal& stop,
                      RelayObserver& observer, RelayLoopOptions options)
@@ -14,25 +18,36 @@ RelayLoop::RelayLoop(OutboxStore& store, Sink& sink, const StopSignal& stop,
       stop_(stop),
       observer_(observer),
       options_(options),
-      backoff_(options.backoff_initial, options.backoff_max) {}
+      loop_backoff_(options.backoff_initial, options.backoff_max),
+      row_backoff_(options.backoff_initial, options.backoff_max) {}
 
-void RelayLoop::Run() {
-  while (RunOnce() != Step::kStopped) {
+Status RelayLoop::Run() {
+  RefreshBlockedKeys(/*force=*/true);
+  Step step;
+  while ((step = RunOnce()) != Step::kStopped && step != Step::kFatal) {
   }
-  // Acknowledged rows are removed even when stop came mid-batch; if the
-  // database is away now they stay pending and are re-sent after restart.
-  if (!acked_not_removed_.empty() && !RemoveAcknowledged()) {
+  // The last batch's outcomes are written back even when stop came
+  // mid-batch; if the database is away they are lost, and the rows are
+  // simply sent again after the restart.
+  if (!unsettled_.empty() && !Settle()) {
     LogWarn("stopping with acknowledged rows not removed; they will be sent again",
-            {{"rows", std::to_string(acked_not_removed_.size())}});
+            {{"rows", std::to_string(unsettled_.delivered.size())}});
   }
+  if (step == Step::kFatal) {
+    return Status(StatusCode::kInternal,
+                  "the kafka producer failed fatally " +
+                      std::to_string(options_.max_consecutive_fatal) + " batches in a row");
+  }
+  return Status::Ok();
 }
 
 RelayLoop::Step RelayLoop::RunOnce() {
   observer_.OnHeartbeat();
-  if (!acked_not_removed_.empty() && !RemoveAcknowledged()) {
+  if (!unsettled_.empty() && !Settle()) {
     return stop_.requested() ? Step::kStopped : BackOff();
   }
   if (stop_.requested()) return Step::kStopped;
+  RefreshBlockedKeys(/*force=*/false);
 
   Result<std::vector<OutboxMessage>> batch = store_.ReadBatch(options_.batch_size);
   observer_.OnStoreResult(batch.ok());
@@ -40,7 +55,7 @@ RelayLoop::Step RelayLoop::RunOnce() {
     LogWarn("reading the outbox failed; backing off",
             {{"code", StatusCodeName(batch.status().code())},
              {"error", batch.status().message()},
-             {"failures", std::to_string(backoff_.failures() + 1)}});
+             {"failures", std::to_string(loop_backoff_.failures() + 1)}});
     return BackOff();
   }
   if (batch->empty()) {
@@ -52,78 +67,174 @@ RelayLoop::Step RelayLoop::RunOnce() {
   observer_.OnOldestPending(oldest.read_at -
                             std::chrono::duration_cast<SteadyClock::duration>(
                                 std::chrono::duration<double>(oldest.age_at_read_seconds)));
-  const bool any_delivered = Publish(*batch) > 0;
-  if (!acked_not_removed_.empty()) RemoveAcknowledged();
-  if (!any_delivered) return BackOff();
-  backoff_.Reset();
+
+  const BatchProgress progress = PublishBatch(*batch);
+  if (!unsettled_.empty()) Settle();
+  if (progress.dead_lettered > 0) RefreshBlockedKeys(/*force=*/true);
+
+  consecutive_fatal_ = progress.fatal ? consecutive_fatal_ + 1 : 0;
+  if (consecutive_fatal_ >= options_.max_consecutive_fatal) {
+    LogError("the kafka producer keeps failing fatally; exiting so that it starts afresh",
+             {{"batches", std::to_string(consecutive_fatal_)}});
+    return Step::kFatal;
+  }
+  if (progress.delivered + progress.dead_lettered == 0) return BackOff();
+  loop_backoff_.Reset();
   return Step::kPublished;
 }
 
-size_t RelayLoop::Publish(std::vector<OutboxMessage>& batch) {
-  // Rows that cannot be sent as they are stay out of the sink.
-  const auto sendable_end = std::stable_partition(
-      batch.begin(), batch.end(), [](const OutboxMessage& m) { return m.defect.empty(); });
-  std::span<const OutboxMessage> sendable(batch.data(), sendable_end - batch.begin());
-  size_t delivered = 0;
-  size_t failed = 0;
-  const DeliveryOutcome* first_failure = nullptr;
-  const OutboxMessage* first_failed = nullptr;
+RelayLoop::BatchProgress RelayLoop::PublishBatch(std::vector<OutboxMessage>& batch) {
+  BatchProgress progress;
+  // Keys whose later rows in this batch must wait (block_key, after a dead
+  // letter) and keys with a row that was not delivered (for order checks).
+  std::set<std::string> held_keys;
+  std::set<std::string> undelivered_keys;
 
-  std::vector<DeliveryOutcome> outcomes;
-  if (!sendable.empty()) {
-    const auto started = SteadyClock::now();
-    outcomes = sink_.Publish(sendable, [&] { return ShouldGiveUp(started); });
-  }
-  for (size_t i = 0; i < sendable.size(); ++i) {
-    const DeliveryOutcome& outcome = outcomes[i];
-    if (outcome.kind == DeliveryKind::kDelivered) {
-      acked_not_removed_.push_back(sendable[i].id);
-      observer_.OnDelivered(sendable[i], outcome);
-      ++delivered;
+  std::vector<OutboxMessage> to_send;
+  to_send.reserve(batch.size());
+  for (OutboxMessage& row : batch) {
+    if (row.key && held_keys.count(*row.key) > 0) continue;  // stays pending
+    std::optional<Rejection> rejection;
+    if (!row.defect.empty()) {
+      rejection = Rejection{row.defect_reason, row.defect};
+    } else {
+      rejection = sink_.Precheck(row);
+    }
+    if (rejection) {
+      DeadLetterRow(row, rejection->reason, rejection->detail, held_keys, progress);
       continue;
     }
-    observer_.OnNotDelivered(sendable[i], outcome);
-    if (failed++ == 0) {
-      first_failure = &outcome;
-      first_failed = &sendable[i];
+    to_send.push_back(std::move(row));
+  }
+  if (to_send.empty()) return progress;
+
+  std::vector<DeliveryOutcome> outcomes = Publish(to_send);
+  const bool outage = std::none_of(outcomes.begin(), outcomes.end(), [](const auto& o) {
+    return o.kind == DeliveryKind::kDelivered || o.kind == DeliveryKind::kRejected;
+  });
+
+  for (size_t i = 0; i < to_send.size(); ++i) {
+    const OutboxMessage& row = to_send[i];
+    DeliveryOutcome& outcome = outcomes[i];
+    const bool held = row.key && held_keys.count(*row.key) > 0;
+    // A permanent error fails the whole produce request, healthy rows with
+    // it: send a rejected row alone before believing it is poison.
+    if (outcome.kind == DeliveryKind::kRejected && to_send.size() > 1 && !held) {
+      outcome = Publish(std::span(&row, 1)).front();
+    }
+    if (outcome.kind == DeliveryKind::kDelivered) {
+      if (row.key && undelivered_keys.count(*row.key) > 0) {
+        LogWarn("a row was delivered after an earlier row of its key failed; order broken",
+                {{"id", std::to_string(row.id)}, {"key", *row.key}});
+      }
+      unsettled_.delivered.push_back(row.id);
+      observer_.OnDelivered(row, outcome);
+      ++progress.delivered;
+      continue;
+    }
+    if (row.key) undelivered_keys.insert(*row.key);
+    observer_.OnNotDelivered(row, outcome);
+    if (held) continue;  // an earlier row of its key was dead-lettered: it waits
+    switch (outcome.kind) {
+      case DeliveryKind::kRejected:
+        DeadLetterRow(row, outcome.reason, outcome.detail, held_keys, progress);
+        break;
+      case DeliveryKind::kRetriable:
+        // During an outage no row is to blame: the loop backs off instead.
+        if (!outage) ScheduleRetry(row, outcome, held_keys, progress);
+        break;
+      case DeliveryKind::kFatal:
+        progress.fatal = true;
+        break;
+      case DeliveryKind::kNotReported:
+      case DeliveryKind::kDelivered:
+        break;
     }
   }
-  if (!sendable.empty()) observer_.OnSinkResult(delivered > 0);
-
-  for (auto it = sendable_end; it != batch.end(); ++it) {
-    DeliveryOutcome outcome{DeliveryKind::kRejected, "invalid_row", it->defect};
-    observer_.OnNotDelivered(*it, outcome);
-    LogWarn("outbox row cannot be sent as it is; it stays pending",
-            {{"id", std::to_string(it->id)}, {"problem", it->defect}});
-  }
+  const size_t failed = to_send.size() - progress.delivered;
   if (failed > 0) {
-    LogWarn("messages not delivered; they stay pending and will be retried",
+    const auto first = std::find_if(outcomes.begin(), outcomes.end(), [](const auto& o) {
+      return o.kind != DeliveryKind::kDelivered;
+    });
+    LogWarn(outage ? "nothing in the batch was delivered; backing off"
+                   : "some messages were not delivered",
             {{"failed", std::to_string(failed)},
-             {"batch", std::to_string(sendable.size())},
-             {"first_id", std::to_string(first_failed->id)},
-             {"kind", DeliveryKindName(first_failure->kind)},
-             {"reason", first_failure->reason},
-             {"error", first_failure->detail}});
+             {"batch", std::to_string(to_send.size())},
+             {"kind", DeliveryKindName(first->kind)},
+             {"reason", first->reason},
+             {"error", first->detail}});
   }
-  return delivered;
+  return progress;
 }
 
-bool RelayLoop::RemoveAcknowledged() {
-  const Status status = store_.Remove(acked_not_removed_);
+std::vector<DeliveryOutcome> RelayLoop::Publish(std::span<const OutboxMessage> messages) {
+  const auto started = SteadyClock::now();
+  std::vector<DeliveryOutcome> outcomes =
+      sink_.Publish(messages, [&] { return ShouldGiveUp(started); });
+  observer_.OnSinkResult(std::any_of(outcomes.begin(), outcomes.end(), [](const auto& o) {
+    return o.kind == DeliveryKind::kDelivered;
+  }));
+  return outcomes;
+}
+
+void RelayLoop::DeadLetterRow(const OutboxMessage& row, const std::string& reason,
+                              const std::string& error, std::set<std::string>& held_keys,
+                              BatchProgress& progress) {
+  const bool blocks_key =
+      options_.on_undeliverable == UndeliverablePolicy::kBlockKey && row.key.has_value();
+  unsettled_.dead_letters.push_back({row.id, reason, error, blocks_key});
+  if (blocks_key) held_keys.insert(*row.key);
+  observer_.OnDeadLettered(row, reason);
+  ++progress.dead_lettered;
+  LogWarn(blocks_key ? "row moved to the dead-letter table; later rows of its key wait"
+                     : "row moved to the dead-letter table",
+          {{"id", std::to_string(row.id)},
+           {"topic", row.topic},
+           {"key", KeyOf(row)},
+           {"reason", reason},
+           {"error", error}});
+}
+
+void RelayLoop::ScheduleRetry(const OutboxMessage& row, const DeliveryOutcome& outcome,
+                              std::set<std::string>& held_keys, BatchProgress& progress) {
+  const int attempts = row.attempts + 1;
+  if (options_.max_attempts > 0 && attempts >= options_.max_attempts) {
+    DeadLetterRow(row, "max_attempts",
+                  "gave up after " + std::to_string(attempts) + " attempts; last error: " +
+                      outcome.reason + ": " + outcome.detail,
+                  held_keys, progress);
+    return;
+  }
+  unsettled_.retries.push_back({row.id, outcome.reason + ": " + outcome.detail,
+                                row_backoff_.DelayAfter(attempts)});
+  observer_.OnRetryScheduled(row, outcome.reason);
+}
+
+bool RelayLoop::Settle() {
+  const Status status = store_.Settle(unsettled_);
   observer_.OnStoreResult(status.ok());
   if (!status.ok()) {
-    LogWarn("removing acknowledged rows failed; will retry before reading more",
-            {{"rows", std::to_string(acked_not_removed_.size())},
+    LogWarn("writing back the batch's outcome failed; will retry before reading more",
+            {{"delivered", std::to_string(unsettled_.delivered.size())},
+             {"dead_letters", std::to_string(unsettled_.dead_letters.size())},
              {"code", StatusCodeName(status.code())},
              {"error", status.message()}});
     return false;
   }
-  acked_not_removed_.clear();
+  unsettled_.clear();
   return true;
 }
 
+void RelayLoop::RefreshBlockedKeys(bool force) {
+  const auto now = SteadyClock::now();
+  if (!force && now - blocked_keys_refreshed_ < options_.blocked_keys_refresh) return;
+  blocked_keys_refreshed_ = now;
+  Result<int64_t> blocked = store_.CountBlockedKeys();
+  if (blocked.ok()) observer_.OnBlockedKeys(*blocked);
+}
+
 RelayLoop::Step RelayLoop::BackOff() {
-  stop_.WaitFor(backoff_.Next());
+  stop_.WaitFor(loop_backoff_.Next());
   return Step::kBackedOff;
 }
 

@@ -1,6 +1,8 @@
-// The relay loop: read a batch of committed rows, publish it, remove exactly
-// the rows the broker acknowledged. No I/O types here: the store and the sink
-// are interfaces, so every failure path is unit-testable with fakes.
+// The relay loop: read a batch of committed rows, publish it, then settle it
+// in one transaction: remove exactly the rows the broker acknowledged, move
+// rows that can never be delivered to the dead-letter table, and schedule
+// row-specific retries. No I/O types here: the store and the sink are
+// interfaces, so every failure path is unit-testable with fakes.
 //
 // Threading: Run()/RunOnce() on one thread; the StopSignal may be requested
 // from any thread.
@@ -9,8 +11,11 @@
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
+#include <set>
+#include <string>
 #include <vector>
 
+#include "common/status.h"
 #include "common/stop_signal.h"
 #include "core/backoff.h"
 #include "core/observer.h"
@@ -18,6 +23,12 @@
 #include "core/sink.h"
 
 namespace outbox {
+
+// What happens to later rows of a key when one of its rows is dead-lettered.
+enum class UndeliverablePolicy {
+  kBlockKey,    // they wait until an operator requeues or purges it (order kept)
+  kDeadLetter,  // they continue (the dead-lettered row is out of order if requeued)
+};
 
 struct RelayLoopOptions {
   size_t batch_size = 500;
@@ -29,8 +40,19 @@ struct RelayLoopOptions {
   std::chrono::milliseconds publish_timeout{40000};
   // After stop is requested: how long outstanding reports are awaited.
   std::chrono::milliseconds drain_timeout{10000};
+  // Loop back-off after a failed step, and a row's retry delay after a
+  // row-specific failure: initial, doubling with jitter, up to max.
   std::chrono::milliseconds backoff_initial{100};
   std::chrono::milliseconds backoff_max{30000};
+  UndeliverablePolicy on_undeliverable = UndeliverablePolicy::kBlockKey;
+  // Row-specific retriable failures before a row is dead-lettered; 0 = never.
+  // Failures during an outage (nothing in the batch delivered) do not count.
+  int max_attempts = 10;
+  // Batches in a row that end with a fatal producer error before the loop
+  // gives up, so that the supervisor restarts the process.
+  int max_consecutive_fatal = 3;
+  // How often the blocked-keys gauge is refreshed without a new dead letter.
+  std::chrono::milliseconds blocked_keys_refresh{15000};
 };
 
 class RelayLoop {
@@ -39,37 +61,55 @@ class RelayLoop {
             RelayLoopOptions options);
 
   // Runs until stop is requested, then drains: outstanding acks are awaited
-  // (up to drain_timeout) and acknowledged rows removed once more.
-  void Run();
+  // (up to drain_timeout) and the batch settled once more. Returns an error
+  // only when the producer kept failing fatally.
+  Status Run();
 
   enum class Step {
-    kIdle,       // nothing pending; slept poll_interval
-    kPublished,  // a batch was published (some rows may have failed)
-    kBackedOff,  // a step failed; slept the back-off delay
+    kIdle,       // nothing due; slept poll_interval
+    kPublished,  // a batch made progress (delivered or dead-lettered rows)
+    kBackedOff,  // nothing made progress; slept the back-off delay
     kStopped,    // stop was requested; nothing more to do
+    kFatal,      // max_consecutive_fatal reached
   };
   Step RunOnce();
 
-  // Acknowledged rows whose removal has not succeeded yet.
-  size_t acked_not_removed() const { return acked_not_removed_.size(); }
+  // Outcomes of the last batch not yet written back.
+  const Settlement& unsettled() const { return unsettled_; }
 
  private:
-  // Removes acknowledged rows; false if the store failed (they are kept).
-  bool RemoveAcknowledged();
+  struct BatchProgress {
+    size_t delivered = 0;
+    size_t dead_lettered = 0;
+    bool fatal = false;
+  };
+
+  BatchProgress PublishBatch(std::vector<OutboxMessage>& batch);
+  std::vector<DeliveryOutcome> Publish(std::span<const OutboxMessage> messages);
+  // Records a row that can never be delivered as it is.
+  void DeadLetterRow(const OutboxMessage& row, const std::string& reason,
+                     const std::string& error, std::set<std::string>& held_keys,
+                     BatchProgress& progress);
+  void ScheduleRetry(const OutboxMessage& row, const DeliveryOutcome& outcome,
+                     std::set<std::string>& held_keys, BatchProgress& progress);
+  // Writes unsettled_ back; false if the store failed (it is kept).
+  bool Settle();
+  void RefreshBlockedKeys(bool force);
   Step BackOff();
   bool ShouldGiveUp(SteadyClock::time_point publish_started) const;
-  // Publishes the batch; returns how many rows the broker acknowledged.
-  size_t Publish(std::vector<OutboxMessage>& batch);
 
   OutboxStore& store_;
   Sink& sink_;
   const StopSignal& stop_;
   RelayObserver& observer_;
   RelayLoopOptions options_;
-  Backoff backoff_;
-  // Acked by the broker, not yet removed: removing these comes before
-  // reading anything new, so a database outage re-sends nothing it need not.
-  std::vector<int64_t> acked_not_removed_;
+  Backoff loop_backoff_;
+  Backoff row_backoff_;
+  int consecutive_fatal_ = 0;
+  SteadyClock::time_point blocked_keys_refreshed_{};
+  // Settling comes before reading anything new, so a database outage
+  // re-sends nothing it need not.
+  Settlement unsettled_;
 };
 
 }  // namespace outbox

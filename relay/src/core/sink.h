@@ -3,6 +3,8 @@
 #pragma once
 
 #include <functional>
+#include <optional>
+#include <optional>
 #include <span>
 #include <vector>
 
@@ -23,6 +25,13 @@ class Sink {
   // sink never reports them later.
   virtual std::vector<DeliveryOutcome> Publish(std::span<const OutboxMessage> batch,
                                                const GiveUp& give_up) = 0;
+
+  // What can be known without sending (size limits, topic name): a message
+  // that can never be delivered as it is.
+  virtual std::optional<Rejection> Precheck(const OutboxMessage& message) const {
+    (void)message;
+    return std::nullopt;
+  }
 };
 
 }  // namespace outbox

@@ -33,6 +33,21 @@ RelayMetrics::RelayMetrics(const std::string& version)
                           .Name("outbox_relay_publish_errors_total")
                           .Help("Messages not delivered, by bounded reason; the rows stay pending.")
                           .Register(*registry_)),
+      dead_lettered_(prometheus::BuildCounter()
+                         .Name("outbox_relay_dead_lettered_total")
+                         .Help("Rows moved to outbox_dead_letter, by reason.")
+                         .Register(*registry_)),
+      retries_(prometheus::BuildCounter()
+                   .Name("outbox_relay_retries_total")
+                   .Help("Row-specific retries scheduled (the row waits, and so do later rows "
+                         "of its key), by reason.")
+                   .Register(*registry_)),
+      blocked_keys_(prometheus::BuildGauge()
+                        .Name("outbox_relay_blocked_keys")
+                        .Help("Keys whose rows wait behind a dead letter "
+                              "(on_undeliverable: block_key) until an operator acts.")
+                        .Register(*registry_)
+                        .Add({})),
       oldest_pending_age_(
           prometheus::BuildGauge()
               .Name("outbox_relay_oldest_pending_age_seconds")
@@ -100,6 +115,16 @@ void RelayMetrics::OnNotDelivered(const OutboxMessage&, const DeliveryOutcome& o
   publish_errors_.Add({{"reason", outcome.reason.empty() ? "unknown" : outcome.reason}})
       .Increment();
 }
+
+void RelayMetrics::OnDeadLettered(const OutboxMessage&, const std::string& reason) {
+  dead_lettered_.Add({{"reason", reason}}).Increment();
+}
+
+void RelayMetrics::OnRetryScheduled(const OutboxMessage&, const std::string& reason) {
+  retries_.Add({{"reason", reason}}).Increment();
+}
+
+void RelayMetrics::OnBlockedKeys(int64_t count) { blocked_keys_.Set(static_cast<double>(count)); }
 
 void RelayMetrics::OnStoreResult(bool ok) {
   postgres_ok_ = ok;

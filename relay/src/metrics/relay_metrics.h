@@ -25,6 +25,9 @@ class RelayMetrics : public RelayObserver {
   void OnOldestPending(std::optional<SteadyClock::time_point> since) override;
   void OnDelivered(const OutboxMessage&, const DeliveryOutcome&) override;
   void OnNotDelivered(const OutboxMessage&, const DeliveryOutcome&) override;
+  void OnDeadLettered(const OutboxMessage&, const std::string& reason) override;
+  void OnRetryScheduled(const OutboxMessage&, const std::string& reason) override;
+  void OnBlockedKeys(int64_t count) override;
   void OnStoreResult(bool ok) override;
   void OnSinkResult(bool any_delivered) override;
   void OnHeartbeat() override;
@@ -44,6 +47,9 @@ class RelayMetrics : public RelayObserver {
   std::shared_ptr<prometheus::Registry> registry_;
   prometheus::Family<prometheus::Counter>& published_;
   prometheus::Family<prometheus::Counter>& publish_errors_;
+  prometheus::Family<prometheus::Counter>& dead_lettered_;
+  prometheus::Family<prometheus::Counter>& retries_;
+  prometheus::Gauge& blocked_keys_;
   prometheus::Gauge& oldest_pending_age_;
   prometheus::Histogram& delivery_latency_;
   prometheus::Gauge& postgres_up_;

@@ -4,26 +4,63 @@
 #include <pqxx/pqxx>
 
 #include "common/log.h"
+#include "outbox/lock_key.h"
 #include "outbox/pg_errors.h"
 
 namespace outbox {
 namespace {
 
-// Lowest ids first; index-driven (primary key), so the cost does not grow
+// Lowest ids first, driven by the primary key, so the cost does not grow
 // with the backlog. No cursor: a row committed late by a transaction that
-// took its id early is still here and is read by the next call.
+// took its id early is still here and is read by the next call. A row is due
+// unless it waits for a retry, an earlier row of its key waits for one
+// (per-key order), or a dead letter blocks its key; both probes use small
+// partial indexes (schema/0002).
 constexpr const char* kReadBatchSql = R"(
-SELECT id, topic, key, payload, headers::text,
-       extract(epoch FROM clock_timestamp() - created_at)::float8
-  FROM outbox
- ORDER BY id
+SELECT o.id, o.topic, o.key, o.payload, o.headers::text,
+       extract(epoch FROM clock_timestamp() - o.created_at)::float8, o.attempts
+  FROM outbox o
+ WHERE (o.next_attempt_at IS NULL OR o.next_attempt_at <= now())
+   AND NOT EXISTS (SELECT 1 FROM outbox w
+                    WHERE w.next_attempt_at > now() AND w.key = o.key AND w.id < o.id)
+   AND NOT EXISTS (SELECT 1 FROM outbox_dead_letter d
+                    WHERE d.blocks_key AND d.key = o.key)
+ ORDER BY o.id
  LIMIT $1)";
 
-// Session-level, so it is released the moment the holder's connection ends.
-// The key is arbitrary and shared by every relay on this database.
-constexpr const char* kTryLockSql = "SELECT pg_try_advisory_lock(7956016237345505073)";
-
 constexpr const char* kRemoveSql = "DELETE FROM outbox WHERE id = ANY($1::bigint[])";
+
+// Moves rows to the dead-letter table in the statement that deletes them.
+constexpr const char* kDeadLetterSql = R"(
+WITH input AS (
+  SELECT * FROM unnest($1::bigint[], $2::text[], $3::text[], $4::boolean[])
+           AS i(id, reason, error, blocks_key)),
+moved AS (
+  DELETE FROM outbox o USING input i WHERE o.id = i.id
+  RETURNING o.*, i.reason, i.error, i.blocks_key)
+INSERT INTO outbox_dead_letter
+  (id, topic, key, payload, headers, created_at, reason, error, attempts,
+   first_failed_at, last_failed_at, blocks_key)
+SELECT id, topic, key, payload, headers, created_at, reason, error, attempts + 1,
+       coalesce(first_failed_at, now()), now(), blocks_key
+  FROM moved
+ON CONFLICT (id) DO NOTHING)";
+
+constexpr const char* kRetryLaterSql = R"(
+UPDATE outbox o
+   SET attempts = o.attempts + 1,
+       last_error = i.error,
+       first_failed_at = coalesce(o.first_failed_at, now()),
+       next_attempt_at = now() + i.delay_ms * interval '1 millisecond'
+  FROM unnest($1::bigint[], $2::text[], $3::bigint[]) AS i(id, error, delay_ms)
+ WHERE o.id = i.id)";
+
+constexpr const char* kCountBlockedKeysSql =
+    "SELECT count(DISTINCT key) FROM outbox_dead_letter WHERE blocks_key";
+
+// Session-level, so it is released the moment the holder's connection ends.
+const std::string kTryLockSql =
+    "SELECT pg_try_advisory_lock(" + std::to_string(kPublisherLockKey) + ")";
 
 // Parses the `headers` column; returns a defect description or "".
 std::string ParseHeaders(const std::string& text,
@@ -43,14 +80,31 @@ std::string ParseHeaders(const std::string& text,
   return "";
 }
 
-std::string IdArray(std::span<const int64_t> ids) {
+// PostgreSQL array literals for the unnest() parameters.
+template <typename T, typename Format>
+std::string ArrayLiteral(const std::vector<T>& items, Format format) {
   std::string out = "{";
-  for (size_t i = 0; i < ids.size(); ++i) {
+  for (size_t i = 0; i < items.size(); ++i) {
     if (i > 0) out.push_back(',');
-    out += std::to_string(ids[i]);
+    out += format(items[i]);
   }
   out.push_back('}');
   return out;
+}
+
+std::string QuotedElement(const std::string& text) {
+  std::string out = "\"";
+  for (char c : text) {
+    if (c == '"' || c == '\\') out.push_back('\\');
+    out.push_back(c);
+  }
+  out.push_back('"');
+  return out;
+}
+
+template <typename T, typename Field>
+std::string Column(const std::vector<T>& rows, Field field) {
+  return ArrayLiteral(rows, [&](const T& row) { return field(row); });
 }
 
 }  // namespace
@@ -76,6 +130,8 @@ Status PgOutboxStore::EnsureConnected() {
         .exec("SET statement_timeout = '30s'; SET lock_timeout = '10s'");
     connection->pq.prepare("read_batch", kReadBatchSql);
     connection->pq.prepare("remove", kRemoveSql);
+    connection->pq.prepare("dead_letter", kDeadLetterSql);
+    connection->pq.prepare("retry_later", kRetryLaterSql);
     connection_ = std::move(connection);
     return Status::Ok();
   } catch (const std::exception& e) {
@@ -143,8 +199,12 @@ Result<std::vector<OutboxMessage>> PgOutboxStore::ReadBatch(size_t max_rows) {
       m.topic = row[1].as<std::string>();
       if (!row[2].is_null()) m.key = row[2].as<std::string>();
       if (!row[3].is_null()) m.payload = pqxx::binarystring(row[3]).str();
-      if (!row[4].is_null()) m.defect = ParseHeaders(row[4].as<std::string>(), &m.headers);
+      if (!row[4].is_null()) {
+        m.defect = ParseHeaders(row[4].as<std::string>(), &m.headers);
+        if (!m.defect.empty()) m.defect_reason = "invalid_headers";
+      }
       m.age_at_read_seconds = row[5].as<double>();
+      m.attempts = row[6].as<int>();
       m.read_at = read_at;
     }
     return batch;
@@ -153,13 +213,44 @@ Result<std::vector<OutboxMessage>> PgOutboxStore::ReadBatch(size_t max_rows) {
   }
 }
 
-Status PgOutboxStore::Remove(std::span<const int64_t> ids) {
-  if (ids.empty()) return Status::Ok();
+Status PgOutboxStore::Settle(const Settlement& settlement) {
+  if (settlement.empty()) return Status::Ok();
+  if (Status s = EnsureConnected(); !s.ok()) return s;
+  try {
+    pqxx::work tx(connection_->pq);
+    if (!settlement.delivered.empty()) {
+      tx.exec_prepared("remove", Column(settlement.delivered, [](int64_t id) {
+                         return std::to_string(id);
+                       }));
+    }
+    const auto& dead = settlement.dead_letters;
+    if (!dead.empty()) {
+      tx.exec_prepared(
+          "dead_letter", Column(dead, [](const DeadLetter& d) { return std::to_string(d.id); }),
+          Column(dead, [](const DeadLetter& d) { return QuotedElement(d.reason); }),
+          Column(dead, [](const DeadLetter& d) { return QuotedElement(d.error); }),
+          Column(dead, [](const DeadLetter& d) { return d.blocks_key ? "t" : "f"; }));
+    }
+    const auto& retries = settlement.retries;
+    if (!retries.empty()) {
+      tx.exec_prepared(
+          "retry_later", Column(retries, [](const RetryLater& r) { return std::to_string(r.id); }),
+          Column(retries, [](const RetryLater& r) { return QuotedElement(r.error); }),
+          Column(retries,
+                 [](const RetryLater& r) { return std::to_string(r.delay.count()); }));
+    }
+    tx.commit();
+    return Status::Ok();
+  } catch (const std::exception& e) {
+    return Classify(e);
+  }
+}
+
+Result<int64_t> PgOutboxStore::CountBlockedKeys() {
   if (Status s = EnsureConnected(); !s.ok()) return s;
   try {
     pqxx::nontransaction tx(connection_->pq);
-    tx.exec_prepared("remove", IdArray(ids));
-    return Status::Ok();
+    return tx.exec(kCountBlockedKeysSql)[0][0].as<int64_t>();
   } catch (const std::exception& e) {
     return Classify(e);
   }

@@ -26,7 +26,8 @@ class PgOutboxStore : public OutboxStore {
   ~PgOutboxStore() override;
 
   Result<std::vector<OutboxMessage>> ReadBatch(size_t max_rows) override;
-  Status Remove(std::span<const int64_t> ids) override;
+  Status Settle(const Settlement& settlement) override;
+  Result<int64_t> CountBlockedKeys() override;
 
  private:
   // Connects (again) if there is no healthy connection.

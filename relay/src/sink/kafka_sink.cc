@@ -2,6 +2,8 @@
 
 #include <librdkafka/rdkafka.h>
 
+#include <algorithm>
+#include <cctype>
 #include <cstdint>
 #include <cstdlib>
 #include <string>
@@ -63,13 +65,19 @@ ConfPtr BuildConf(const KafkaConfig& config, std::vector<KafkaPropertyProblem>* 
   return conf;
 }
 
-std::chrono::milliseconds MessageTimeout(const rd_kafka_conf_t* conf) {
+int64_t IntegerProperty(const rd_kafka_conf_t* conf, const char* name, int64_t fallback) {
   char value[64];
   size_t size = sizeof value;
-  if (rd_kafka_conf_get(conf, "message.timeout.ms", value, &size) != RD_KAFKA_CONF_OK) {
-    return std::chrono::milliseconds(300000);
-  }
-  return std::chrono::milliseconds(std::strtoll(value, nullptr, 10));
+  if (rd_kafka_conf_get(conf, name, value, &size) != RD_KAFKA_CONF_OK) return fallback;
+  return std::strtoll(value, nullptr, 10);
+}
+
+// Kafka's rule for topic names.
+bool IsValidTopicName(const std::string& topic) {
+  if (topic.empty() || topic.size() > 249 || topic == "." || topic == "..") return false;
+  return std::all_of(topic.begin(), topic.end(), [](char c) {
+    return std::isalnum(static_cast<unsigned char>(c)) || c == '.' || c == '_' || c == '-';
+  });
 }
 
 }  // namespace
@@ -109,7 +117,9 @@ Status KafkaSink::Connect() {
   if (!problems.empty()) {
     return Status(StatusCode::kInvalidArgument, problems.front().problem);
   }
-  message_timeout_ = MessageTimeout(conf.get());
+  message_timeout_ =
+      std::chrono::milliseconds(IntegerProperty(conf.get(), "message.timeout.ms", 300000));
+  message_max_bytes_ = IntegerProperty(conf.get(), "message.max.bytes", 1000000);
   rd_kafka_conf_set_opaque(conf.get(), this);
   rd_kafka_conf_set_dr_msg_cb(conf.get(), &KafkaSink::OnDelivery);
   char errstr[512];
@@ -129,6 +139,24 @@ void KafkaSink::Disconnect() {
   rd_kafka_poll(producer_, 0);
   rd_kafka_destroy(producer_);
   producer_ = nullptr;
+}
+
+std::optional<Rejection> KafkaSink::Precheck(const OutboxMessage& m) const {
+  if (!IsValidTopicName(m.topic)) {
+    return Rejection{"invalid_topic",
+                     "topic \"" + m.topic +
+                         "\" is not a valid Kafka topic name (1-249 of a-z A-Z 0-9 . _ -)"};
+  }
+  // The same sum librdkafka checks (key + value + headers), ignoring the
+  // record overhead, so a row librdkafka would refuse never reaches it.
+  int64_t size = (m.key ? m.key->size() : 0) + (m.payload ? m.payload->size() : 0);
+  for (const auto& [name, value] : m.headers) size += name.size() + value.size();
+  if (size > message_max_bytes_) {
+    return Rejection{"msg_size_too_large", "message of " + std::to_string(size) +
+                                               " bytes exceeds message.max.bytes (" +
+                                               std::to_string(message_max_bytes_) + ")"};
+  }
+  return std::nullopt;
 }
 
 std::vector<DeliveryOutcome> KafkaSink::Publish(std::span<const OutboxMessage> batch,

@@ -36,6 +36,9 @@ class KafkaSink : public Sink {
   std::vector<DeliveryOutcome> Publish(std::span<const OutboxMessage> batch,
                                        const GiveUp& give_up) override;
 
+  // Checks the topic name and the size against message.max.bytes.
+  std::optional<Rejection> Precheck(const OutboxMessage& message) const override;
+
   // message.timeout.ms in effect: librdkafka reports every message by then.
   std::chrono::milliseconds message_timeout() const { return message_timeout_; }
 
@@ -52,6 +55,7 @@ class KafkaSink : public Sink {
 
   KafkaConfig config_;
   std::chrono::milliseconds message_timeout_{30000};
+  int64_t message_max_bytes_ = 1000000;
   rd_kafka_t* producer_ = nullptr;
   bool rebuild_needed_ = false;
   // The batch being published; written by OnDelivery during poll().

@@ -1,0 +1,225 @@
+#include "commands/operator_commands.h"
+
+#include <charconv>
+#include <cstdio>
+#include <iostream>
+#include <nlohmann/json.hpp>
+
+#include "app.h"
+
+namespace outbox {
+namespace {
+
+using nlohmann::json;
+
+std::optional<OutboxAdmin> AdminFor(const std::string& config_path) {
+  std::optional<Config> config = LoadValidConfig(config_path);
+  if (!config) return std::nullopt;
+  return OutboxAdmin(config->postgres.dsn);
+}
+
+int Fail(const outbox::Status& status) {
+  std::cerr << "outbox-relay: " << StatusCodeName(status.code()) << ": " << status.message()
+            << '\n';
+  return kExitFailure;
+}
+
+bool IsPrintable(const std::string& bytes) {
+  for (unsigned char c : bytes) {
+    if (c < 0x20 && c != '\n' && c != '\t' && c != '\r') return false;
+    if (c == 0x7f) return false;
+  }
+  return true;
+}
+
+std::string Hex(const std::string& bytes) {
+  std::string out;
+  char buf[3];
+  for (unsigned char c : bytes) {
+    std::snprintf(buf, sizeof buf, "%02x", c);
+    out += buf;
+  }
+  return out;
+}
+
+json ToJson(const DeadLetterRow& d) {
+  json row = {{"id", d.id},
+              {"topic", d.topic},
+              {"key", d.key ? json(*d.key) : json(nullptr)},
+              {"reason", d.reason},
+              {"error", d.error},
+              {"attempts", d.attempts},
+              {"blocks_key", d.blocks_key},
+              {"payload_bytes", d.payload_bytes},
+              {"created_at", d.created_at},
+              {"dead_lettered_at", d.dead_lettered_at}};
+  if (!d.first_failed_at.empty()) {
+    row["first_failed_at"] = d.first_failed_at;
+    row["last_failed_at"] = d.last_failed_at;
+    row["headers"] = json::parse(d.headers_json, nullptr, false);
+    if (!d.payload) {
+      row["payload"] = nullptr;
+    } else if (IsPrintable(*d.payload)) {
+      row["payload"] = *d.payload;
+    } else {
+      row["payload_hex"] = Hex(*d.payload);
+    }
+  }
+  return row;
+}
+
+void PrintTable(const std::vector<DeadLetterRow>& rows) {
+  std::printf("%-10s %-20s %-20s %-22s %8s %-6s %-24s %s\n", "ID", "TOPIC", "KEY", "REASON",
+              "ATTEMPTS", "BLOCKS", "DEAD-LETTERED", "ERROR");
+  for (const DeadLetterRow& d : rows) {
+    std::printf("%-10lld %-20s %-20s %-22s %8d %-6s %-24s %s\n", static_cast<long long>(d.id),
+                d.topic.c_str(), d.key ? d.key->c_str() : "(none)", d.reason.c_str(), d.attempts,
+                d.blocks_key ? "yes" : "no", d.dead_lettered_at.c_str(), d.error.c_str());
+  }
+}
+
+void PrintDetail(const DeadLetterRow& d) {
+  std::cout << "id:               " << d.id << "  (the outbox-id header)\n"
+            << "topic:            " << d.topic << '\n'
+            << "key:              " << (d.key ? *d.key : "(none)") << '\n'
+            << "reason:           " << d.reason << '\n'
+            << "error:            " << d.error << '\n'
+            << "attempts:         " << d.attempts << '\n'
+            << "blocks its key:   " << (d.blocks_key ? "yes" : "no") << '\n'
+            << "created at:       " << d.created_at << '\n'
+            << "first failed at:  " << d.first_failed_at << '\n'
+            << "last failed at:   " << d.last_failed_at << '\n'
+            << "dead-lettered at: " << d.dead_lettered_at << '\n'
+            << "headers:          " << d.headers_json << '\n';
+  if (!d.payload) {
+    std::cout << "payload:          (null: tombstone)\n";
+  } else if (IsPrintable(*d.payload)) {
+    std::cout << "payload:          (" << d.payload_bytes << " bytes)\n" << *d.payload << '\n';
+  } else {
+    std::cout << "payload:          (" << d.payload_bytes << " bytes, binary, hex)\n"
+              << Hex(*d.payload) << '\n';
+  }
+}
+
+std::string JoinIds(const std::vector<int64_t>& ids) {
+  std::string out;
+  for (size_t i = 0; i < ids.size(); ++i) {
+    if (i > 0) out += ", ";
+    if (i == 20) return out + "... (" + std::to_string(ids.size() - 20) + " more)";
+    out += std::to_string(ids[i]);
+  }
+  return out;
+}
+
+int Change(const OutboxAdmin& admin, const DeadLettersRequest& request) {
+  if (request.filter.empty() && !request.all) {
+    std::cerr << "outbox-relay: give a filter (--topic, --key, --reason, --id-from, --id-to, "
+                 "--older-than) or --all\n";
+    return kExitUsage;
+  }
+  const bool requeue = request.action == DeadLettersRequest::Action::kRequeue;
+  Result<std::vector<int64_t>> ids =
+      requeue ? admin.RequeueDeadLetters(request.filter, request.dry_run)
+              : admin.PurgeDeadLetters(request.filter, request.dry_run);
+  if (!ids.ok()) return Fail(ids.status());
+  const char* verb = requeue ? (request.dry_run ? "would requeue" : "requeued")
+                             : (request.dry_run ? "would purge" : "purged");
+  std::cout << verb << ' ' << ids->size() << " dead letter" << (ids->size() == 1 ? "" : "s");
+  if (!ids->empty()) std::cout << ": " << JoinIds(*ids);
+  std::cout << '\n';
+  return kExitOk;
+}
+
+}  // namespace
+
+std::optional<std::chrono::seconds> ParseDuration(std::string_view text) {
+  int64_t value = 0;
+  const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
+  if (ec != std::errc() || value < 0) return std::nullopt;
+  const std::string_view unit(end, text.data() + text.size() - end);
+  if (unit.empty() || unit == "s") return std::chrono::seconds(value);
+  if (unit == "m") return std::chrono::minutes(value);
+  if (unit == "h") return std::chrono::hours(value);
+  if (unit == "d") return std::chrono::hours(24 * value);
+  return std::nullopt;
+}
+
+int StatusCommand(const std::string& config_path, bool as_json) {
+  std::optional<OutboxAdmin> admin = AdminFor(config_path);
+  if (!admin) return kExitBadConfig;
+  Result<OutboxStatus> status = admin->ReadStatus();
+  if (!status.ok()) return Fail(status.status());
+  const OutboxStatus& s = *status;
+  int64_t dead_letters = 0;
+  for (const auto& [reason, count] : s.dead_letters_by_reason) dead_letters += count;
+  if (as_json) {
+    json by_reason = json::object();
+    for (const auto& [reason, count] : s.dead_letters_by_reason) by_reason[reason] = count;
+    const json out = {{"pending", s.pending},
+                      {"pending_capped", s.pending_capped},
+                      {"oldest_pending_age_seconds", s.oldest_pending_age_seconds},
+                      {"waiting_for_retry", s.waiting_for_retry},
+                      {"dead_letters", dead_letters},
+                      {"dead_letters_by_reason", by_reason},
+                      {"blocked_keys", s.blocked_keys},
+                      {"blocked_key_examples", s.blocked_key_examples},
+                      {"publisher", s.publisher ? json(*s.publisher) : json(nullptr)}};
+    std::cout << out.dump(2) << '\n';
+    return kExitOk;
+  }
+  std::printf("pending:       %s%lld", s.pending_capped ? "more than " : "",
+              static_cast<long long>(s.pending));
+  if (s.pending > 0) std::printf(" (oldest %.1f s old)", s.oldest_pending_age_seconds);
+  std::printf("\nwaiting retry: %lld\n", static_cast<long long>(s.waiting_for_retry));
+  std::printf("dead letters:  %lld", static_cast<long long>(dead_letters));
+  for (const auto& [reason, count] : s.dead_letters_by_reason) {
+    std::printf("  %s=%lld", reason.c_str(), static_cast<long long>(count));
+  }
+  std::printf("\nblocked keys:  %lld", static_cast<long long>(s.blocked_keys));
+  for (size_t i = 0; i < s.blocked_key_examples.size(); ++i) {
+    std::printf("%s%s", i == 0 ? "  " : ", ", s.blocked_key_examples[i].c_str());
+  }
+  std::printf("\npublisher:     %s\n",
+              s.publisher ? s.publisher->c_str() : "none (no relay holds the publisher lock)");
+  return kExitOk;
+}
+
+int DeadLettersCommand(const std::string& config_path, const DeadLettersRequest& request) {
+  std::optional<OutboxAdmin> admin = AdminFor(config_path);
+  if (!admin) return kExitBadConfig;
+  switch (request.action) {
+    case DeadLettersRequest::Action::kList: {
+      Result<std::vector<DeadLetterRow>> rows =
+          admin->ListDeadLetters(request.filter, request.limit);
+      if (!rows.ok()) return Fail(rows.status());
+      if (request.json) {
+        json out = json::array();
+        for (const DeadLetterRow& d : *rows) out.push_back(ToJson(d));
+        std::cout << out.dump(2) << '\n';
+      } else {
+        PrintTable(*rows);
+      }
+      return kExitOk;
+    }
+    case DeadLettersRequest::Action::kShow: {
+      Result<std::optional<DeadLetterRow>> row = admin->ShowDeadLetter(request.id);
+      if (!row.ok()) return Fail(row.status());
+      if (!row->has_value()) {
+        std::cerr << "outbox-relay: no dead letter with id " << request.id << '\n';
+        return kExitFailure;
+      }
+      if (request.json) {
+        std::cout << ToJson(**row).dump(2) << '\n';
+      } else {
+        PrintDetail(**row);
+      }
+      return kExitOk;
+    }
+    case DeadLettersRequest::Action::kRequeue:
+    case DeadLettersRequest::Action::kPurge:
+      return Change(*admin, request);
+  }
+  return kExitUsage;
+}
+
+}  // namespace outbox

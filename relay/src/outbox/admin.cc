@@ -1,0 +1,181 @@
+#include "outbox/admin.h"
+
+#include <pqxx/pqxx>
+
+#include "outbox/lock_key.h"
+
+namespace outbox {
+namespace {
+
+// The status count stops here so `status` stays fast on a huge backlog.
+constexpr int64_t kPendingCountCap = 1000000;
+
+constexpr const char* kIso = "YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"";
+
+std::string IsoColumn(const std::string& column) {
+  return "to_char(" + column + " AT TIME ZONE 'UTC', '" + kIso + "')";
+}
+
+std::string WhereClause(pqxx::transaction_base& tx, const DeadLetterFilter& f) {
+  std::string where = "TRUE";
+  if (f.topic) where += " AND topic = " + tx.quote(*f.topic);
+  if (f.key) where += " AND key = " + tx.quote(*f.key);
+  if (f.reason) where += " AND reason = " + tx.quote(*f.reason);
+  if (f.id_from) where += " AND id >= " + std::to_string(*f.id_from);
+  if (f.id_to) where += " AND id <= " + std::to_string(*f.id_to);
+  if (f.older_than) {
+    where += " AND dead_lettered_at < now() - interval '" +
+             std::to_string(f.older_than->count()) + " seconds'";
+  }
+  return where;
+}
+
+std::vector<int64_t> IdsOf(const pqxx::result& rows) {
+  std::vector<int64_t> ids;
+  for (const pqxx::row& row : rows) ids.push_back(row[0].as<int64_t>());
+  return ids;
+}
+
+Status FromException(const std::exception& e) {
+  if (const auto* sql = dynamic_cast<const pqxx::sql_error*>(&e)) {
+    return Status(StatusCode::kFailedPrecondition, "SQLSTATE " + sql->sqlstate() + ": " + e.what());
+  }
+  if (dynamic_cast<const pqxx::broken_connection*>(&e) != nullptr) {
+    return Status(StatusCode::kUnavailable, e.what());
+  }
+  return Status(StatusCode::kInternal, e.what());
+}
+
+template <typename Fn>
+auto WithTransaction(const std::string& dsn, Fn fn) -> decltype(fn(std::declval<pqxx::work&>())) {
+  try {
+    pqxx::connection connection(dsn);
+    pqxx::work tx(connection);
+    auto result = fn(tx);
+    tx.commit();
+    return result;
+  } catch (const std::exception& e) {
+    return FromException(e);
+  }
+}
+
+const std::string kDeadLetterColumns =
+    "id, topic, key, reason, error, attempts, blocks_key, coalesce(octet_length(payload), 0), " +
+    IsoColumn("created_at") + ", " + IsoColumn("dead_lettered_at");
+
+DeadLetterRow ReadDeadLetter(const pqxx::row& row) {
+  DeadLetterRow d;
+  d.id = row[0].as<int64_t>();
+  d.topic = row[1].as<std::string>();
+  if (!row[2].is_null()) d.key = row[2].as<std::string>();
+  d.reason = row[3].as<std::string>();
+  d.error = row[4].as<std::string>();
+  d.attempts = row[5].as<int>();
+  d.blocks_key = row[6].as<bool>();
+  d.payload_bytes = row[7].as<int64_t>();
+  d.created_at = row[8].as<std::string>();
+  d.dead_lettered_at = row[9].as<std::string>();
+  return d;
+}
+
+}  // namespace
+
+Result<OutboxStatus> OutboxAdmin::ReadStatus() const {
+  return WithTransaction(dsn_, [](pqxx::work& tx) -> Result<OutboxStatus> {
+    OutboxStatus status;
+    status.pending = tx.exec("SELECT count(*) FROM (SELECT 1 FROM outbox LIMIT " +
+                             std::to_string(kPendingCountCap + 1) + ") capped")[0][0]
+                         .as<int64_t>();
+    if (status.pending > kPendingCountCap) {
+      status.pending = kPendingCountCap;
+      status.pending_capped = true;
+    }
+    const pqxx::result oldest = tx.exec(
+        "SELECT extract(epoch FROM now() - created_at)::float8 FROM outbox ORDER BY id LIMIT 1");
+    if (!oldest.empty()) status.oldest_pending_age_seconds = oldest[0][0].as<double>();
+    status.waiting_for_retry =
+        tx.exec("SELECT count(*) FROM outbox WHERE next_attempt_at > now()")[0][0].as<int64_t>();
+    for (const pqxx::row& row : tx.exec(
+             "SELECT reason, count(*) FROM outbox_dead_letter GROUP BY reason ORDER BY 2 DESC, 1")) {
+      status.dead_letters_by_reason.emplace_back(row[0].as<std::string>(), row[1].as<int64_t>());
+    }
+    status.blocked_keys = tx.exec(
+                              "SELECT count(DISTINCT key) FROM outbox_dead_letter "
+                              "WHERE blocks_key")[0][0]
+                              .as<int64_t>();
+    for (const pqxx::row& row : tx.exec(
+             "SELECT DISTINCT key FROM outbox_dead_letter WHERE blocks_key ORDER BY key LIMIT 10")) {
+      status.blocked_key_examples.push_back(row[0].as<std::string>());
+    }
+    const uint64_t key = static_cast<uint64_t>(kPublisherLockKey);
+    const pqxx::result holder = tx.exec(
+        "SELECT 'pid ' || a.pid || ' (' || coalesce(nullif(a.application_name, ''), '?') || "
+        "') from ' || coalesce(host(a.client_addr), 'local socket') || ', connected since ' || " +
+        IsoColumn("a.backend_start") +
+        " FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid "
+        "WHERE l.locktype = 'advisory' AND l.granted AND l.objsubid = 1 AND l.classid = " +
+        std::to_string(key >> 32) + " AND l.objid = " + std::to_string(key & 0xffffffffu) +
+        " AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())");
+    if (!holder.empty()) status.publisher = holder[0][0].as<std::string>();
+    return status;
+  });
+}
+
+Result<std::vector<DeadLetterRow>> OutboxAdmin::ListDeadLetters(const DeadLetterFilter& filter,
+                                                                int limit) const {
+  return WithTransaction(dsn_, [&](pqxx::work& tx) -> Result<std::vector<DeadLetterRow>> {
+    std::vector<DeadLetterRow> rows;
+    for (const pqxx::row& row :
+         tx.exec("SELECT " + kDeadLetterColumns + " FROM outbox_dead_letter WHERE " +
+                 WhereClause(tx, filter) + " ORDER BY id LIMIT " + std::to_string(limit))) {
+      rows.push_back(ReadDeadLetter(row));
+    }
+    return rows;
+  });
+}
+
+Result<std::optional<DeadLetterRow>> OutboxAdmin::ShowDeadLetter(int64_t id) const {
+  return WithTransaction(dsn_, [&](pqxx::work& tx) -> Result<std::optional<DeadLetterRow>> {
+    const pqxx::result found = tx.exec(
+        "SELECT " + kDeadLetterColumns + ", payload, coalesce(headers::text, 'null'), " +
+        IsoColumn("first_failed_at") + ", " + IsoColumn("last_failed_at") +
+        " FROM outbox_dead_letter WHERE id = " + std::to_string(id));
+    if (found.empty()) return std::optional<DeadLetterRow>();
+    DeadLetterRow d = ReadDeadLetter(found[0]);
+    if (!found[0][10].is_null()) d.payload = pqxx::binarystring(found[0][10]).str();
+    d.headers_json = found[0][11].as<std::string>();
+    d.first_failed_at = found[0][12].as<std::string>();
+    d.last_failed_at = found[0][13].as<std::string>();
+    return std::optional<DeadLetterRow>(std::move(d));
+  });
+}
+
+Result<std::vector<int64_t>> OutboxAdmin::RequeueDeadLetters(const DeadLetterFilter& filter,
+                                                             bool dry_run) const {
+  return WithTransaction(dsn_, [&](pqxx::work& tx) -> Result<std::vector<int64_t>> {
+    const std::string where = WhereClause(tx, filter);
+    if (dry_run) {
+      return IdsOf(tx.exec("SELECT id FROM outbox_dead_letter WHERE " + where + " ORDER BY id"));
+    }
+    return IdsOf(tx.exec(
+        "WITH moved AS (DELETE FROM outbox_dead_letter WHERE " + where +
+        " RETURNING id, topic, key, payload, headers, created_at) "
+        "INSERT INTO outbox (id, topic, key, payload, headers, created_at) "
+        "OVERRIDING SYSTEM VALUE "
+        "SELECT id, topic, key, payload, headers, created_at FROM moved ORDER BY id "
+        "RETURNING id"));
+  });
+}
+
+Result<std::vector<int64_t>> OutboxAdmin::PurgeDeadLetters(const DeadLetterFilter& filter,
+                                                           bool dry_run) const {
+  return WithTransaction(dsn_, [&](pqxx::work& tx) -> Result<std::vector<int64_t>> {
+    const std::string where = WhereClause(tx, filter);
+    if (dry_run) {
+      return IdsOf(tx.exec("SELECT id FROM outbox_dead_letter WHERE " + where + " ORDER BY id"));
+    }
+    return IdsOf(tx.exec("DELETE FROM outbox_dead_letter WHERE " + where + " RETURNING id"));
+  });
+}
+
+}  // namespace outbox

@@ -1,0 +1,13 @@
+// The advisory lock that makes one relay per database the publisher.
+#pragma once
+
+#include <cstdint>
+
+namespace outbox {
+
+// Arbitrary, shared by every relay (and `outbox-relay status`, which shows
+// who holds it). pg_locks shows it as classid = high 32 bits, objid = low 32
+// bits, objsubid = 1.
+constexpr int64_t kPublisherLockKey = 7956016237345505073;
+
+}  // namespace outbox
