@@ -34,8 +34,8 @@ int main(int argc, char** argv) {
     return command;
   };
   CLI::App* run = add(&cli, "run", "run the relay until SIGTERM/SIGINT");
-  CLI::App* check = add(&cli, "check-config",
-                        "validate the config and print it with secrets redacted");
+  CLI::App* check =
+      add(&cli, "check-config", "validate the config and print it with secrets redacted");
   CLI::App* migrate = add(&cli, "migrate", "apply the schema/ files the database lacks");
   bool json = false;
   CLI::App* status = add(&cli, "status",

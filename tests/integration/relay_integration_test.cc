@@ -210,9 +210,9 @@ TEST_F(RelayIntegrationTest, IsolatesAPermanentProduceErrorWithoutParkingHealthy
 
 TEST_F(RelayIntegrationTest, BlockKeyParksPoisonRowsHoldsTheirKeysAndRequeueRestoresOrder) {
   InsertOrders(1, 19);
-  InsertRow(20, "key-3", "orders", std::string(20000, 'x'));        // too large
+  InsertRow(20, "key-3", "orders", std::string(20000, 'x'));              // too large
   InsertRow(21, "key-5", "orders", std::nullopt, "'{\"n\": 1}'::jsonb");  // bad headers
-  InsertRow(22, "key-7", "bad topic!");                               // bad topic name
+  InsertRow(22, "key-7", "bad topic!");                                   // bad topic name
   InsertOrders(23, 78);  // later rows: key-3, key-5 and key-7 must wait
   RunningRelay relay(pg().dsn(), kafka.bootstrap(), TestOptions(),
                      {{"message.max.bytes", "10000", {}}});
@@ -271,9 +271,9 @@ TEST_F(RelayIntegrationTest, KeepsRowsWhileTheBrokerIsDownPastTheTimeoutAndResum
   // charged no attempts (an outage blames no row) and never dead-lettered.
   std::this_thread::sleep_for(5s);
   EXPECT_EQ(pg().Query("SELECT count(*) || ':' || sum(attempts) FROM outbox"), "100:0");
-  EXPECT_EQ(pg().Query("SELECT count(*) FROM outbox_dead_letter"), "0")
-      << pg().Query("SELECT string_agg(concat_ws(' ', id, reason, error, headers), '; ') "
-                    "FROM outbox_dead_letter");
+  EXPECT_EQ(pg().Query("SELECT count(*) FROM outbox_dead_letter"), "0") << pg().Query(
+      "SELECT string_agg(concat_ws(' ', id, reason, error, headers), '; ') "
+      "FROM outbox_dead_letter");
   kafka.SetBrokerUp(1);
 
   ASSERT_TRUE(OutboxEmptyWithin(60s));

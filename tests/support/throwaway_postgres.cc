@@ -73,6 +73,8 @@ void ThrowawayPostgres::Ctl(const std::string& args) const {
   RunAndCapture(Script() + " ctl " + dir_ + " " + args + " >/dev/null");
 }
 
-void ThrowawayPostgres::ResetOutbox() const { Exec("TRUNCATE outbox, outbox_dead_letter RESTART IDENTITY"); }
+void ThrowawayPostgres::ResetOutbox() const {
+  Exec("TRUNCATE outbox, outbox_dead_letter RESTART IDENTITY");
+}
 
 }  // namespace outbox::testing

@@ -194,8 +194,7 @@ kafka: { bootstrap_servers: "b:1", properties: { acks: "-1" } }
 }
 
 TEST(ConfigLoader, RejectsUnknownUndeliverablePolicy) {
-  const LoadedConfig loaded =
-      Load(std::string(kMinimal) + "relay: { on_undeliverable: drop }\n");
+  const LoadedConfig loaded = Load(std::string(kMinimal) + "relay: { on_undeliverable: drop }\n");
   ASSERT_EQ(loaded.problems.size(), 1u);
   EXPECT_EQ(Messages(loaded)[0],
             "relay.yaml:4:28: relay.on_undeliverable: must be block_key or dead_letter "

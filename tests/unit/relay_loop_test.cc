@@ -97,8 +97,8 @@ TEST_F(RelayLoopTest, SettlesTheLastBatchBeforeReadingAgainAfterAStoreOutage) {
   loop.RunOnce();  // published; settling fails
   EXPECT_EQ(loop.unsettled().delivered.size(), 2u);
   EXPECT_EQ(loop.RunOnce(), RelayLoop::Step::kBackedOff);  // settling fails again
-  EXPECT_EQ(store.reads, 1);  // nothing new read while outcomes wait
-  loop.RunOnce();             // settles, then an empty read
+  EXPECT_EQ(store.reads, 1);                               // nothing new read while outcomes wait
+  loop.RunOnce();                                          // settles, then an empty read
 
   EXPECT_EQ(store.size(), 0u);
   EXPECT_TRUE(loop.unsettled().empty());
@@ -171,8 +171,7 @@ TEST_F(RelayLoopTest, ARowSpecificFailureDelaysThatRowAndLaterRowsOfItsKey) {
   AddKeyed(1, "a");
   AddKeyed(2, "b");
   sink.decide = [](const OutboxMessage& m, size_t) {
-    return m.id == 1 ? Failed(DeliveryKind::kRetriable, "topic_authorization_failed")
-                     : Delivered();
+    return m.id == 1 ? Failed(DeliveryKind::kRetriable, "topic_authorization_failed") : Delivered();
   };
   RelayLoopOptions options = Options();
   options.backoff_initial = 1min;
@@ -341,9 +340,7 @@ TEST_F(RelayLoopTest, IsolationKeepsAKeysLaterRowsBehindItsPoisonRow) {
 TEST_F(RelayLoopTest, ReportsOldestPendingRowFromTheLowestId) {
   store.Add(1);
   store.row(1).age_at_read_seconds = 30;
-  sink.decide = [](const OutboxMessage&, size_t) {
-    return Failed(DeliveryKind::kRetriable, "x");
-  };
+  sink.decide = [](const OutboxMessage&, size_t) { return Failed(DeliveryKind::kRetriable, "x"); };
   RelayLoop loop(store, sink, stop, observer, Options());
 
   loop.RunOnce();
@@ -375,9 +372,7 @@ TEST_F(RelayLoopTest, StopWaitsForOutstandingAcksThenSettles) {
 
 TEST_F(RelayLoopTest, RowsWithoutReportStayPendingAtStop) {
   store.Add(1);
-  sink.decide = [](const OutboxMessage&, size_t) {
-    return Failed(DeliveryKind::kNotReported, "");
-  };
+  sink.decide = [](const OutboxMessage&, size_t) { return Failed(DeliveryKind::kNotReported, ""); };
   sink.before_return = [&](const Sink::GiveUp&) { stop.Request(); };
   RelayLoop loop(store, sink, stop, observer, Options());
 

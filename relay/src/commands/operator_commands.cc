@@ -118,9 +118,9 @@ int Change(const OutboxAdmin& admin, const DeadLettersRequest& request) {
     return kExitUsage;
   }
   const bool requeue = request.action == DeadLettersRequest::Action::kRequeue;
-  Result<std::vector<int64_t>> ids =
-      requeue ? admin.RequeueDeadLetters(request.filter, request.dry_run)
-              : admin.PurgeDeadLetters(request.filter, request.dry_run);
+  Result<std::vector<int64_t>> ids = requeue
+                                         ? admin.RequeueDeadLetters(request.filter, request.dry_run)
+                                         : admin.PurgeDeadLetters(request.filter, request.dry_run);
   if (!ids.ok()) return Fail(ids.status());
   const char* verb = requeue ? (request.dry_run ? "would requeue" : "requeued")
                              : (request.dry_run ? "would purge" : "purged");

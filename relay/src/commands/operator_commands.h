@@ -20,11 +20,11 @@ struct DeadLettersRequest {
   enum class Action { kList, kShow, kRequeue, kPurge };
   Action action = Action::kList;
   DeadLetterFilter filter;
-  int64_t id = 0;      // show
-  int limit = 100;     // list
+  int64_t id = 0;   // show
+  int limit = 100;  // list
   bool dry_run = false;
-  bool all = false;    // requeue/purge without a filter
-  bool json = false;   // list/show
+  bool all = false;   // requeue/purge without a filter
+  bool json = false;  // list/show
 };
 
 int DeadLettersCommand(const std::string& config_path, const DeadLettersRequest& request);

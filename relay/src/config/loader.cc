@@ -210,24 +210,25 @@ void ReadConfig(const YAML::Node& root, Reader& reader, Config* config,
            }},
           {"relay",
            [&](const YAML::Node& n, const std::string& p) {
-             reader.Section(n, p,
-                            {{"batch_size",
-                              [&](const YAML::Node& v, const std::string& k) {
-                                reader.Int(v, k, 1, 10000, &relay.batch_size);
-                              }},
-                             {"poll_interval_ms",
-                              [&](const YAML::Node& v, const std::string& k) {
-                                reader.Int(v, k, 1, 60000, &relay.poll_interval_ms);
-                              }},
-                             {"drain_timeout_ms",
-                              [&](const YAML::Node& v, const std::string& k) {
-                                reader.Int(v, k, 0, 600000, &relay.drain_timeout_ms);
-                              }},
-                             {"backoff_initial_ms",
-                              [&](const YAML::Node& v, const std::string& k) {
-                                reader.Int(v, k, 1, 60000, &relay.backoff_initial_ms);
-                              }},
-                             {"max_attempts",
+             reader.Section(
+                 n, p,
+                 {{"batch_size",
+                   [&](const YAML::Node& v, const std::string& k) {
+                     reader.Int(v, k, 1, 10000, &relay.batch_size);
+                   }},
+                  {"poll_interval_ms",
+                   [&](const YAML::Node& v, const std::string& k) {
+                     reader.Int(v, k, 1, 60000, &relay.poll_interval_ms);
+                   }},
+                  {"drain_timeout_ms",
+                   [&](const YAML::Node& v, const std::string& k) {
+                     reader.Int(v, k, 0, 600000, &relay.drain_timeout_ms);
+                   }},
+                  {"backoff_initial_ms",
+                   [&](const YAML::Node& v, const std::string& k) {
+                     reader.Int(v, k, 1, 60000, &relay.backoff_initial_ms);
+                   }},
+                  {"max_attempts",
                    [&](const YAML::Node& v, const std::string& k) {
                      reader.Int(v, k, 0, 1000000, &relay.max_attempts);
                    }},
@@ -244,14 +245,13 @@ void ReadConfig(const YAML::Node& root, Reader& reader, Config* config,
                      relay.on_undeliverable = policy;
                    }},
                   {"backoff_max_ms", [&](const YAML::Node& v, const std::string& k) {
-                                reader.Int(v, k, 1, 600000, &relay.backoff_max_ms);
-                                if (relay.backoff_max_ms < relay.backoff_initial_ms) {
-                                  reader.Problem(v, k,
-                                                 "must not be below relay.backoff_initial_ms (" +
-                                                     std::to_string(relay.backoff_initial_ms) +
-                                                     ")");
-                                }
-                              }}});
+                     reader.Int(v, k, 1, 600000, &relay.backoff_max_ms);
+                     if (relay.backoff_max_ms < relay.backoff_initial_ms) {
+                       reader.Problem(v, k,
+                                      "must not be below relay.backoff_initial_ms (" +
+                                          std::to_string(relay.backoff_initial_ms) + ")");
+                     }
+                   }}});
            }},
           {"metrics",
            [&](const YAML::Node& n, const std::string& p) {

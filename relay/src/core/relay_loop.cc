@@ -34,9 +34,9 @@ Status RelayLoop::Run() {
             {{"rows", std::to_string(unsettled_.delivered.size())}});
   }
   if (step == Step::kFatal) {
-    return Status(StatusCode::kInternal,
-                  "the kafka producer failed fatally " +
-                      std::to_string(options_.max_consecutive_fatal) + " batches in a row");
+    return Status(StatusCode::kInternal, "the kafka producer failed fatally " +
+                                             std::to_string(options_.max_consecutive_fatal) +
+                                             " batches in a row");
   }
   return Status::Ok();
 }
@@ -200,13 +200,13 @@ void RelayLoop::ScheduleRetry(const OutboxMessage& row, const DeliveryOutcome& o
   const int attempts = row.attempts + 1;
   if (options_.max_attempts > 0 && attempts >= options_.max_attempts) {
     DeadLetterRow(row, "max_attempts",
-                  "gave up after " + std::to_string(attempts) + " attempts; last error: " +
-                      outcome.reason + ": " + outcome.detail,
+                  "gave up after " + std::to_string(attempts) +
+                      " attempts; last error: " + outcome.reason + ": " + outcome.detail,
                   held_keys, progress);
     return;
   }
-  unsettled_.retries.push_back({row.id, outcome.reason + ": " + outcome.detail,
-                                row_backoff_.DelayAfter(attempts)});
+  unsettled_.retries.push_back(
+      {row.id, outcome.reason + ": " + outcome.detail, row_backoff_.DelayAfter(attempts)});
   observer_.OnRetryScheduled(row, outcome.reason);
 }
 

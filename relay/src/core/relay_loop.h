@@ -87,9 +87,8 @@ class RelayLoop {
   BatchProgress PublishBatch(std::vector<OutboxMessage>& batch);
   std::vector<DeliveryOutcome> Publish(std::span<const OutboxMessage> messages);
   // Records a row that can never be delivered as it is.
-  void DeadLetterRow(const OutboxMessage& row, const std::string& reason,
-                     const std::string& error, std::set<std::string>& held_keys,
-                     BatchProgress& progress);
+  void DeadLetterRow(const OutboxMessage& row, const std::string& reason, const std::string& error,
+                     std::set<std::string>& held_keys, BatchProgress& progress);
   void ScheduleRetry(const OutboxMessage& row, const DeliveryOutcome& outcome,
                      std::set<std::string>& held_keys, BatchProgress& progress);
   // Writes unsettled_ back; false if the store failed (it is kept).

@@ -24,8 +24,8 @@ std::string WhereClause(pqxx::transaction_base& tx, const DeadLetterFilter& f) {
   if (f.id_from) where += " AND id >= " + std::to_string(*f.id_from);
   if (f.id_to) where += " AND id <= " + std::to_string(*f.id_to);
   if (f.older_than) {
-    where += " AND dead_lettered_at < now() - interval '" +
-             std::to_string(f.older_than->count()) + " seconds'";
+    where += " AND dead_lettered_at < now() - interval '" + std::to_string(f.older_than->count()) +
+             " seconds'";
   }
   return where;
 }
@@ -95,16 +95,16 @@ Result<OutboxStatus> OutboxAdmin::ReadStatus() const {
     if (!oldest.empty()) status.oldest_pending_age_seconds = oldest[0][0].as<double>();
     status.waiting_for_retry =
         tx.exec("SELECT count(*) FROM outbox WHERE next_attempt_at > now()")[0][0].as<int64_t>();
-    for (const pqxx::row& row : tx.exec(
-             "SELECT reason, count(*) FROM outbox_dead_letter GROUP BY reason ORDER BY 2 DESC, 1")) {
+    for (const pqxx::row& row : tx.exec("SELECT reason, count(*) FROM outbox_dead_letter GROUP BY "
+                                        "reason ORDER BY 2 DESC, 1")) {
       status.dead_letters_by_reason.emplace_back(row[0].as<std::string>(), row[1].as<int64_t>());
     }
     status.blocked_keys = tx.exec(
-                              "SELECT count(DISTINCT key) FROM outbox_dead_letter "
-                              "WHERE blocks_key")[0][0]
+                                "SELECT count(DISTINCT key) FROM outbox_dead_letter "
+                                "WHERE blocks_key")[0][0]
                               .as<int64_t>();
-    for (const pqxx::row& row : tx.exec(
-             "SELECT DISTINCT key FROM outbox_dead_letter WHERE blocks_key ORDER BY key LIMIT 10")) {
+    for (const pqxx::row& row : tx.exec("SELECT DISTINCT key FROM outbox_dead_letter WHERE "
+                                        "blocks_key ORDER BY key LIMIT 10")) {
       status.blocked_key_examples.push_back(row[0].as<std::string>());
     }
     const uint64_t key = static_cast<uint64_t>(kPublisherLockKey);
@@ -136,10 +136,10 @@ Result<std::vector<DeadLetterRow>> OutboxAdmin::ListDeadLetters(const DeadLetter
 
 Result<std::optional<DeadLetterRow>> OutboxAdmin::ShowDeadLetter(int64_t id) const {
   return WithTransaction(dsn_, [&](pqxx::work& tx) -> Result<std::optional<DeadLetterRow>> {
-    const pqxx::result found = tx.exec(
-        "SELECT " + kDeadLetterColumns + ", payload, coalesce(headers::text, 'null'), " +
-        IsoColumn("first_failed_at") + ", " + IsoColumn("last_failed_at") +
-        " FROM outbox_dead_letter WHERE id = " + std::to_string(id));
+    const pqxx::result found =
+        tx.exec("SELECT " + kDeadLetterColumns + ", payload, coalesce(headers::text, 'null'), " +
+                IsoColumn("first_failed_at") + ", " + IsoColumn("last_failed_at") +
+                " FROM outbox_dead_letter WHERE id = " + std::to_string(id));
     if (found.empty()) return std::optional<DeadLetterRow>();
     DeadLetterRow d = ReadDeadLetter(found[0]);
     if (!found[0][10].is_null()) d.payload = pqxx::binarystring(found[0][10]).str();
@@ -157,13 +157,13 @@ Result<std::vector<int64_t>> OutboxAdmin::RequeueDeadLetters(const DeadLetterFil
     if (dry_run) {
       return IdsOf(tx.exec("SELECT id FROM outbox_dead_letter WHERE " + where + " ORDER BY id"));
     }
-    return IdsOf(tx.exec(
-        "WITH moved AS (DELETE FROM outbox_dead_letter WHERE " + where +
-        " RETURNING id, topic, key, payload, headers, created_at) "
-        "INSERT INTO outbox (id, topic, key, payload, headers, created_at) "
-        "OVERRIDING SYSTEM VALUE "
-        "SELECT id, topic, key, payload, headers, created_at FROM moved ORDER BY id "
-        "RETURNING id"));
+    return IdsOf(
+        tx.exec("WITH moved AS (DELETE FROM outbox_dead_letter WHERE " + where +
+                " RETURNING id, topic, key, payload, headers, created_at) "
+                "INSERT INTO outbox (id, topic, key, payload, headers, created_at) "
+                "OVERRIDING SYSTEM VALUE "
+                "SELECT id, topic, key, payload, headers, created_at FROM moved ORDER BY id "
+                "RETURNING id"));
   });
 }
 

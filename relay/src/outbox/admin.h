@@ -18,13 +18,11 @@ struct DeadLetterFilter {
   std::optional<std::string> topic;
   std::optional<std::string> key;
   std::optional<std::string> reason;
-  std::optional<int64_t> id_from;  // inclusive
-  std::optional<int64_t> id_to;    // inclusive
+  std::optional<int64_t> id_from;                  // inclusive
+  std::optional<int64_t> id_to;                    // inclusive
   std::optional<std::chrono::seconds> older_than;  // by dead_lettered_at
 
-  bool empty() const {
-    return !topic && !key && !reason && !id_from && !id_to && !older_than;
-  }
+  bool empty() const { return !topic && !key && !reason && !id_from && !id_to && !older_than; }
 };
 
 struct DeadLetterRow {
@@ -70,8 +68,7 @@ class OutboxAdmin {
   Result<std::vector<int64_t>> RequeueDeadLetters(const DeadLetterFilter& filter,
                                                   bool dry_run) const;
   // Deletes matching dead letters for good. Returns the ids.
-  Result<std::vector<int64_t>> PurgeDeadLetters(const DeadLetterFilter& filter,
-                                                bool dry_run) const;
+  Result<std::vector<int64_t>> PurgeDeadLetters(const DeadLetterFilter& filter, bool dry_run) const;
 
  private:
   std::string dsn_;

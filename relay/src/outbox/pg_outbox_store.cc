@@ -219,25 +219,23 @@ Status PgOutboxStore::Settle(const Settlement& settlement) {
   try {
     pqxx::work tx(connection_->pq);
     if (!settlement.delivered.empty()) {
-      tx.exec_prepared("remove", Column(settlement.delivered, [](int64_t id) {
-                         return std::to_string(id);
-                       }));
+      tx.exec_prepared("remove",
+                       Column(settlement.delivered, [](int64_t id) { return std::to_string(id); }));
     }
     const auto& dead = settlement.dead_letters;
     if (!dead.empty()) {
-      tx.exec_prepared(
-          "dead_letter", Column(dead, [](const DeadLetter& d) { return std::to_string(d.id); }),
-          Column(dead, [](const DeadLetter& d) { return QuotedElement(d.reason); }),
-          Column(dead, [](const DeadLetter& d) { return QuotedElement(d.error); }),
-          Column(dead, [](const DeadLetter& d) { return d.blocks_key ? "t" : "f"; }));
+      tx.exec_prepared("dead_letter",
+                       Column(dead, [](const DeadLetter& d) { return std::to_string(d.id); }),
+                       Column(dead, [](const DeadLetter& d) { return QuotedElement(d.reason); }),
+                       Column(dead, [](const DeadLetter& d) { return QuotedElement(d.error); }),
+                       Column(dead, [](const DeadLetter& d) { return d.blocks_key ? "t" : "f"; }));
     }
     const auto& retries = settlement.retries;
     if (!retries.empty()) {
       tx.exec_prepared(
           "retry_later", Column(retries, [](const RetryLater& r) { return std::to_string(r.id); }),
           Column(retries, [](const RetryLater& r) { return QuotedElement(r.error); }),
-          Column(retries,
-                 [](const RetryLater& r) { return std::to_string(r.delay.count()); }));
+          Column(retries, [](const RetryLater& r) { return std::to_string(r.delay.count()); }));
     }
     tx.commit();
     return Status::Ok();

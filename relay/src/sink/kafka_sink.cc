@@ -143,9 +143,9 @@ void KafkaSink::Disconnect() {
 
 std::optional<Rejection> KafkaSink::Precheck(const OutboxMessage& m) const {
   if (!IsValidTopicName(m.topic)) {
-    return Rejection{"invalid_topic",
-                     "topic \"" + m.topic +
-                         "\" is not a valid Kafka topic name (1-249 of a-z A-Z 0-9 . _ -)"};
+    return Rejection{
+        "invalid_topic",
+        "topic \"" + m.topic + "\" is not a valid Kafka topic name (1-249 of a-z A-Z 0-9 . _ -)"};
   }
   // The same sum librdkafka checks (key + value + headers), ignoring the
   // record overhead, so a row librdkafka would refuse never reaches it.
