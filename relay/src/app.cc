@@ -19,6 +19,7 @@
 #include "outbox/migrator.h"
 #include "outbox/pg_outbox_store.h"
 #include "sink/kafka_sink.h"
+#include "sink/topic_inspector.h"
 #include "version.h"
 
 namespace outbox {
@@ -100,6 +101,37 @@ RelayLoopOptions LoopOptions(const RelaySettings& relay,
   return options;
 }
 
+// The startup check of kafka.topics; false if the relay must not start.
+// (durability_check: off never gets here.)
+bool CheckListedTopics(TopicInspector& inspector, const KafkaConfig& kafka) {
+  const bool refuse = kafka.durability_check == "refuse";
+  bool durable = true;
+  for (const std::string& name : kafka.topics) {
+    Result<TopicDurability> topic = inspector.Describe(name, std::chrono::seconds(10));
+    if (!topic.ok()) {
+      Log(refuse ? LogLevel::kError : LogLevel::kWarn, "cannot check the topic's durability",
+          {{"topic", name}, {"error", topic.status().message()}});
+      durable = false;
+      continue;
+    }
+    if (refuse && !topic->unreadable.empty()) {
+      LogError("the broker did not report the topic's min.insync.replicas",
+               {{"topic", name}, {"error", topic->unreadable}});
+      durable = false;
+    }
+    for (const std::string& problem : DurabilityProblems(*topic)) {
+      Log(refuse ? LogLevel::kError : LogLevel::kWarn, "topic may lose acknowledged messages",
+          {{"topic", name}, {"problem", problem}});
+      durable = false;
+    }
+  }
+  if (!durable && refuse) {
+    LogError("not starting: kafka.durability_check is refuse and a listed topic is not durable");
+    return false;
+  }
+  return true;
+}
+
 }  // namespace
 
 int RunCommand(const std::string& config_path) {
@@ -115,6 +147,17 @@ int RunCommand(const std::string& config_path) {
   if (!sink.ok()) {
     LogError("cannot create the kafka producer", {{"error", sink.status().message()}});
     return kExitFailure;
+  }
+  std::unique_ptr<TopicInspector> inspector;
+  if (config->kafka.durability_check != "off") {
+    Result<std::unique_ptr<TopicInspector>> created = TopicInspector::Create(config->kafka);
+    if (!created.ok()) {
+      LogError("cannot create the kafka admin client", {{"error", created.status().message()}});
+      return kExitFailure;
+    }
+    inspector = std::move(*created);
+    if (!CheckListedTopics(*inspector, config->kafka)) return kExitFailure;
+    (*sink)->set_topic_inspector(inspector.get());
   }
   const RelayLoopOptions options = LoopOptions(config->relay, (*sink)->message_timeout());
 

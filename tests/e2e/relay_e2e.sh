@@ -80,6 +80,18 @@ grep -q "bad.yaml:5:25: relay.surprise: unknown key" <<<"$bad_output" ||
 pass "bad config: every problem reported as file:line:col, exit 78"
 "$relay" check-config --config "$config" >/dev/null || fail "check-config on a good config"
 
+# The dev broker keeps one replica: refuse mode must not start, warn mode
+# (the default) starts and says what to change.
+sed 's/^kafka:$/kafka:\n  topics: [orders]\n  durability_check: refuse/' "$config" >"$work/refuse.yaml"
+set +e
+"$relay" run --config "$work/refuse.yaml" >"$work/refuse.log" 2>&1; status=$?
+set -e
+[[ $status == 1 ]] || fail "durability_check: refuse must exit 1 on a 1-replica topic (got $status)"
+grep -q 'msg="topic may lose acknowledged messages" topic=orders problem="topic orders has replication factor 1' \
+  "$work/refuse.log" || fail "refuse log: $(cat "$work/refuse.log")"
+grep -q 'msg="not starting: kafka.durability_check is refuse' "$work/refuse.log" || fail "refuse reason"
+pass "durability_check: refuse stops at a 1-replica topic, naming the setting"
+
 "$relay" migrate --config "$config" | grep -q "applied 0001_outbox.sql" || fail "migrate"
 "$relay" migrate --config "$config" | grep -q "up to date" || fail "second migrate"
 pass "migrate applies schema/ once"
@@ -131,6 +143,8 @@ sort -t$'\t' -k1,1n -k2,2n "$work/consumed.tsv" | awk -F'\t' '
   }
   END { exit bad }' || fail "per-key order"
 pass "per-key partition and order"
+wait_until 10 grep -q 'msg="topic may lose acknowledged messages" topic=orders' "$work/relay.log" ||
+  fail "warn mode must log the 1-replica topic when first published to"
 
 # --- metrics ----------------------------------------------------------------
 curl -fsS "http://127.0.0.1:$port/metrics" >"$work/metrics.txt" || fail "scrape"
@@ -156,6 +170,47 @@ wait_until 30 outbox_empty || fail "row written while down not sent"
 kcat -b "$DEV_BROKER_BOOTSTRAP" -C -t orders -o beginning -e -q -f '%k %s\n' | grep -q "^late while down$" ||
   fail "row written while down not in kafka"
 pass "restart delivers rows written while the relay was down"
+
+# --- a poison row: dead-lettered, its key blocked, requeued by an operator ----
+port=$(metrics_port "$work/relay.log")
+psql -q "$dsn" <<'SQL'
+INSERT INTO outbox (topic, key, payload, headers) VALUES ('orders', 'poisoned', 'p1', '{"n": 1}');
+INSERT INTO outbox (topic, key, payload, headers) VALUES ('orders', 'poisoned', 'p2', '{}');
+INSERT INTO outbox (topic, key, payload, headers) VALUES ('orders', 'healthy', 'h1', '{}');
+INSERT INTO outbox (topic, key, payload, headers) VALUES ('orders', 'doomed', 'd1', '["x"]');
+SQL
+one_row_left() { [[ $(psql -tAq "$dsn" -c "SELECT count(*) FROM outbox") == 1 ]]; }
+wait_until 30 one_row_left || fail "poison rows not dead-lettered: $(psql -tAq "$dsn" -c 'SELECT id, key FROM outbox')"
+[[ $(pending_rows_for_key poisoned) == 1 ]] || fail "the poisoned key's later row must wait"
+"$relay" status --config "$config" >"$work/status.txt" || fail "status"
+grep -q "^dead letters:  2  invalid_headers=2$" "$work/status.txt" || fail "status dead letters: $(cat "$work/status.txt")"
+grep -q "^blocked keys:  2  doomed, poisoned$" "$work/status.txt" || fail "status blocked keys: $(cat "$work/status.txt")"
+grep -q "^publisher:     pid [0-9]* (outbox-relay)" "$work/status.txt" || fail "status publisher: $(cat "$work/status.txt")"
+"$relay" status --config "$config" --json | grep -q '"blocked_keys": 2' || fail "status --json"
+"$relay" dead-letters list --config "$config" --key poisoned >"$work/list.txt" || fail "list"
+grep -q "poisoned .*invalid_headers .* yes .*\"n\" is a number" "$work/list.txt" || fail "list: $(cat "$work/list.txt")"
+poison_id=$("$relay" dead-letters list --config "$config" --key poisoned --json | sed -n 's/^ *"id": \([0-9]*\),$/\1/p')
+"$relay" dead-letters show --config "$config" "$poison_id" | grep -q '^p1$' || fail "show"
+set +e
+"$relay" dead-letters requeue --config "$config" >/dev/null 2>&1; status=$?
+set -e
+[[ $status == 2 ]] || fail "requeue without a filter or --all must exit 2 (got $status)"
+"$relay" dead-letters requeue --config "$config" --key poisoned --dry-run | grep -q "^would requeue 1 dead letter: $poison_id$" ||
+  fail "requeue --dry-run"
+psql -q "$dsn" -c "UPDATE outbox_dead_letter SET headers = '{\"fixed\": \"yes\"}' WHERE id = $poison_id"
+"$relay" dead-letters requeue --config "$config" --key poisoned | grep -q "^requeued 1 dead letter: $poison_id$" || fail "requeue"
+wait_until 30 outbox_empty || fail "requeued row and the row behind it not delivered"
+kcat -b "$DEV_BROKER_BOOTSTRAP" -C -t orders -o beginning -e -q -f '%k %s %h\n' >"$work/poisoned.txt"
+[[ $(grep '^poisoned ' "$work/poisoned.txt" | cut -d' ' -f2 | paste -sd,) == "p1,p2" ]] ||
+  fail "the poisoned key must arrive in order after the requeue: $(grep '^poisoned ' "$work/poisoned.txt")"
+grep -q "^poisoned p1 outbox-id=$poison_id,fixed=yes$" "$work/poisoned.txt" || fail "requeued row keeps its outbox-id"
+"$relay" dead-letters purge --config "$config" --reason invalid_headers | grep -q "^purged 1 dead letter" || fail "purge"
+[[ $(psql -tAq "$dsn" -c "SELECT count(*) FROM outbox_dead_letter") == 0 ]] || fail "purge left rows"
+curl -fsS "http://127.0.0.1:$port/metrics" >"$work/metrics.txt" || fail "scrape"
+grep -q '^outbox_relay_dead_lettered_total{reason="invalid_headers"} 2$' "$work/metrics.txt" ||
+  fail "dead_lettered_total: $(grep dead_lettered "$work/metrics.txt")"
+promtool check metrics <"$work/metrics.txt" || fail "promtool check metrics"
+pass "poison rows dead-lettered; status, list, show, requeue (in order, same outbox-id) and purge work"
 
 # --- stopping while the broker is gone --------------------------------------
 kill "$DEV_BROKER_PID"; wait "$DEV_BROKER_PID" 2>/dev/null || true; DEV_BROKER_PID=""

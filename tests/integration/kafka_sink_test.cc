@@ -7,6 +7,7 @@
 #include <map>
 #include <thread>
 
+#include "sink/topic_inspector.h"
 #include "support/mock_kafka.h"
 
 namespace outbox {
@@ -141,6 +142,23 @@ TEST_F(KafkaSinkTest, RejectsAMessageLargerThanMessageMaxBytesWithoutSendingIt) 
   EXPECT_EQ(outcomes[1].kind, DeliveryKind::kDelivered);
 }
 
+TEST_F(KafkaSinkTest, PrechecksTopicNamesAndSizes) {
+  auto sink = MakeSink({{"message.max.bytes", "2000", {}}});
+
+  EXPECT_EQ(sink->Precheck(Message(1, "k", "ok")), std::nullopt);
+  const auto bad_topic = sink->Precheck(Message(2, "k", "p", "no spaces allowed"));
+  ASSERT_TRUE(bad_topic.has_value());
+  EXPECT_EQ(bad_topic->reason, "invalid_topic");
+  EXPECT_NE(bad_topic->detail.find("\"no spaces allowed\""), std::string::npos);
+  EXPECT_TRUE(sink->Precheck(Message(3, "k", "p", std::string(250, 'a'))).has_value());
+  OutboxMessage big = Message(4, "k", std::string(1990, 'x'));
+  big.headers = {{"trace", "0123456789"}};
+  const auto too_large = sink->Precheck(big);
+  ASSERT_TRUE(too_large.has_value());
+  EXPECT_EQ(too_large->reason, "msg_size_too_large");
+  EXPECT_EQ(too_large->detail, "message of 2006 bytes exceeds message.max.bytes (2000)");
+}
+
 TEST_F(KafkaSinkTest, ReportsRetriableWhileTheBrokerIsDownAndDeliversAfter) {
   auto sink = MakeSink();
   kafka.SetBrokerDown(1);
@@ -172,6 +190,25 @@ TEST_F(KafkaSinkTest, GivingUpWithdrawsTheBatchAndTheNextBatchWorks) {
   const auto records = ReadTopic(kafka.bootstrap(), "orders", kPartitions, 2, 3s);
   ASSERT_EQ(records.size(), 1u);  // the withdrawn message never reached the broker
   EXPECT_EQ(records[0].value, "next");
+}
+
+TEST_F(KafkaSinkTest, InspectorDescribesATopicsReplicationFactor) {
+  KafkaConfig config;
+  config.bootstrap_servers = kafka.bootstrap();
+  Result<std::unique_ptr<TopicInspector>> inspector = TopicInspector::Create(config);
+  ASSERT_TRUE(inspector.ok()) << inspector.status().message();
+
+  Result<TopicDurability> topic = (*inspector)->Describe("orders", 2s);
+
+  ASSERT_TRUE(topic.ok()) << topic.status().message();
+  EXPECT_EQ(topic->replication_factor, 1);  // one broker
+  ASSERT_FALSE(DurabilityProblems(*topic).empty());
+  EXPECT_NE(DurabilityProblems(*topic)[0].find("replication factor 1"), std::string::npos);
+  // The mock cluster does not answer DescribeConfigs: the settings stay
+  // unknown and are said to be unreadable rather than guessed.
+  if (!topic->min_insync_replicas) {
+    EXPECT_FALSE(topic->unreadable.empty());
+  }
 }
 
 TEST(KafkaConfigValidation, NamesEachRefusedProperty) {

@@ -52,6 +52,8 @@ kafka:
   properties:
     linger.ms: 20
     compression.type: zstd
+  topics: [orders, payments]
+  durability_check: refuse
 relay:
   batch_size: 1000
   poll_interval_ms: 50
@@ -72,6 +74,8 @@ log:
   EXPECT_EQ(c.kafka.properties[0].value, "20");
   EXPECT_EQ(c.kafka.properties[0].mark.line, 7);
   EXPECT_EQ(c.kafka.properties[1].value, "zstd");
+  EXPECT_EQ(c.kafka.topics, (std::vector<std::string>{"orders", "payments"}));
+  EXPECT_EQ(c.kafka.durability_check, "refuse");
   EXPECT_EQ(c.relay.batch_size, 1000);
   EXPECT_EQ(c.relay.poll_interval_ms, 50);
   EXPECT_EQ(c.relay.drain_timeout_ms, 0);
@@ -199,6 +203,17 @@ TEST(ConfigLoader, RejectsUnknownUndeliverablePolicy) {
   EXPECT_EQ(Messages(loaded)[0],
             "relay.yaml:4:28: relay.on_undeliverable: must be block_key or dead_letter "
             "(got \"drop\")");
+}
+
+TEST(ConfigLoader, RejectsBadDurabilityCheckAndTopics) {
+  const LoadedConfig loaded = Load(R"(postgres: { dsn: "a" }
+kafka: { bootstrap_servers: "b:1", topics: orders, durability_check: maybe }
+)");
+  EXPECT_EQ(Messages(loaded),
+            (std::vector<std::string>{
+                "relay.yaml:2:44: kafka.topics: must be a list of topic names",
+                "relay.yaml:2:70: kafka.durability_check: must be warn, refuse or off (got "
+                "\"maybe\")"}));
 }
 
 TEST(ConfigLoader, RejectsBackoffCapBelowInitial) {

@@ -72,5 +72,22 @@ TEST(RelayMetrics, CountsErrorsByReasonAndTracksHealth) {
   EXPECT_FALSE(metrics.kafka_ok());
 }
 
+TEST(RelayMetrics, CountsDeadLettersRetriesAndBlockedKeys) {
+  RelayMetrics metrics("x");
+  const OutboxMessage m = Message(1, "t");
+  metrics.OnDeadLettered(m, "invalid_headers");
+  metrics.OnDeadLettered(m, "invalid_headers");
+  metrics.OnRetryScheduled(m, "topic_authorization_failed");
+  metrics.OnBlockedKeys(3);
+  metrics.SetLeader(true);
+
+  const std::string text = metrics.Scrape();
+  EXPECT_TRUE(Contains(text, "outbox_relay_dead_lettered_total{reason=\"invalid_headers\"} 2"));
+  EXPECT_TRUE(
+      Contains(text, "outbox_relay_retries_total{reason=\"topic_authorization_failed\"} 1"));
+  EXPECT_TRUE(Contains(text, "outbox_relay_blocked_keys 3"));
+  EXPECT_TRUE(Contains(text, "outbox_relay_leader 1"));
+}
+
 }  // namespace
 }  // namespace outbox

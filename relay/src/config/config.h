@@ -35,6 +35,12 @@ struct KafkaConfig {
   // promise (acks other than all, idempotence off) are refused.
   std::vector<KafkaProperty> properties;
   SourceMark properties_mark;
+  // Topics to check at startup for replication.factor >= 2,
+  // min.insync.replicas >= 2 and no unclean leader election. Every other
+  // topic is checked when first published to (warn only).
+  std::vector<std::string> topics;
+  // warn | refuse (exit at startup if a listed topic is not durable) | off
+  std::string durability_check = "warn";
 };
 
 struct RelaySettings {

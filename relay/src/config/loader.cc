@@ -198,15 +198,40 @@ void ReadConfig(const YAML::Node& root, Reader& reader, Config* config,
           {"kafka",
            [&](const YAML::Node& n, const std::string& p) {
              kafka_node = n;
-             reader.Section(n, p,
-                            {{"bootstrap_servers",
-                              [&](const YAML::Node& v, const std::string& k) {
-                                bootstrap_seen = true;
-                                reader.RequiredString(v, k, &kafka.bootstrap_servers);
-                              }},
-                             {"properties", [&](const YAML::Node& v, const std::string& k) {
-                                ReadKafkaProperties(reader, v, k, &kafka, problems);
-                              }}});
+             reader.Section(
+                 n, p,
+                 {{"bootstrap_servers",
+                   [&](const YAML::Node& v, const std::string& k) {
+                     bootstrap_seen = true;
+                     reader.RequiredString(v, k, &kafka.bootstrap_servers);
+                   }},
+                  {"properties",
+                   [&](const YAML::Node& v, const std::string& k) {
+                     ReadKafkaProperties(reader, v, k, &kafka, problems);
+                   }},
+                  {"topics",
+                   [&](const YAML::Node& v, const std::string& k) {
+                     if (v.IsNull()) return;
+                     if (!v.IsSequence()) {
+                       reader.Problem(v, k, "must be a list of topic names");
+                       return;
+                     }
+                     for (size_t i = 0; i < v.size(); ++i) {
+                       std::string topic;
+                       reader.RequiredString(v[i], k + "[" + std::to_string(i) + "]", &topic);
+                       if (!topic.empty()) kafka.topics.push_back(topic);
+                     }
+                   }},
+                  {"durability_check", [&](const YAML::Node& v, const std::string& k) {
+                     std::string mode;
+                     reader.String(v, k, &mode);
+                     if (mode.empty()) return;
+                     if (mode != "warn" && mode != "refuse" && mode != "off") {
+                       reader.Problem(v, k, "must be warn, refuse or off (got \"" + mode + "\")");
+                       return;
+                     }
+                     kafka.durability_check = mode;
+                   }}});
            }},
           {"relay",
            [&](const YAML::Node& n, const std::string& p) {

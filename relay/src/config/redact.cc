@@ -38,7 +38,10 @@ std::string RenderRedactedConfig(const Config& config) {
     out << YAML::Key << p.name << YAML::Value
         << (IsSecretKafkaProperty(p.name) ? std::string("***") : p.value);
   }
-  out << YAML::EndMap << YAML::EndMap;
+  out << YAML::EndMap;
+  out << YAML::Key << "topics" << YAML::Value << YAML::Flow << config.kafka.topics;
+  out << YAML::Key << "durability_check" << YAML::Value << config.kafka.durability_check;
+  out << YAML::EndMap;
 
   const RelaySettings& r = config.relay;
   out << YAML::Key << "relay" << YAML::Value << YAML::BeginMap;

@@ -9,68 +9,11 @@
 #include <string>
 
 #include "common/log.h"
+#include "sink/kafka_conf.h"
 #include "sink/kafka_errors.h"
 
 namespace outbox {
 namespace {
-
-// The relay's defaults, applied before the user's properties. The config
-// loader refuses user values that would weaken the first two.
-constexpr std::pair<const char*, const char*> kDefaults[] = {
-    {"enable.idempotence", "true"},
-    {"acks", "all"},
-    // Keys land on the partitions Java producers would choose.
-    {"partitioner", "murmur2_random"},
-    // A batch's reports arrive within this; librdkafka's 5 minutes would
-    // hold a batch (and a graceful stop) far longer than useful.
-    {"message.timeout.ms", "30000"},
-    {"client.id", "outbox-relay"},
-};
-
-using ConfPtr = std::unique_ptr<rd_kafka_conf_t, decltype(&rd_kafka_conf_destroy)>;
-
-void RouteLibrdkafkaLog(const rd_kafka_t*, int level, const char* facility, const char* message) {
-  const LogLevel ours = level <= 3   ? LogLevel::kError
-                        : level == 4 ? LogLevel::kWarn
-                        : level <= 6 ? LogLevel::kInfo
-                                     : LogLevel::kDebug;
-  Log(ours, message, {{"component", "librdkafka"}, {"facility", facility}});
-}
-
-void OnError(rd_kafka_t*, int err, const char* reason, void*) {
-  const auto code = static_cast<rd_kafka_resp_err_t>(err);
-  LogWarn("kafka client error", {{"reason", KafkaErrorReason(code)}, {"error", reason}});
-}
-
-// Builds the configuration; appends one problem per refused property.
-ConfPtr BuildConf(const KafkaConfig& config, std::vector<KafkaPropertyProblem>* problems) {
-  ConfPtr conf(rd_kafka_conf_new(), &rd_kafka_conf_destroy);
-  char errstr[512];
-  for (const auto& [name, value] : kDefaults) {
-    rd_kafka_conf_set(conf.get(), name, value, errstr, sizeof errstr);
-  }
-  if (rd_kafka_conf_set(conf.get(), "bootstrap.servers", config.bootstrap_servers.c_str(), errstr,
-                        sizeof errstr) != RD_KAFKA_CONF_OK) {
-    problems->push_back({-1, errstr});
-  }
-  for (size_t i = 0; i < config.properties.size(); ++i) {
-    const KafkaProperty& p = config.properties[i];
-    if (rd_kafka_conf_set(conf.get(), p.name.c_str(), p.value.c_str(), errstr, sizeof errstr) !=
-        RD_KAFKA_CONF_OK) {
-      problems->push_back({static_cast<int>(i), errstr});
-    }
-  }
-  rd_kafka_conf_set_log_cb(conf.get(), &RouteLibrdkafkaLog);
-  rd_kafka_conf_set_error_cb(conf.get(), &OnError);
-  return conf;
-}
-
-int64_t IntegerProperty(const rd_kafka_conf_t* conf, const char* name, int64_t fallback) {
-  char value[64];
-  size_t size = sizeof value;
-  if (rd_kafka_conf_get(conf, name, value, &size) != RD_KAFKA_CONF_OK) return fallback;
-  return std::strtoll(value, nullptr, 10);
-}
 
 // Kafka's rule for topic names.
 bool IsValidTopicName(const std::string& topic) {
@@ -81,25 +24,6 @@ bool IsValidTopicName(const std::string& topic) {
 }
 
 }  // namespace
-
-std::vector<KafkaPropertyProblem> ValidateKafkaConfig(const KafkaConfig& config) {
-  std::vector<KafkaPropertyProblem> problems;
-  ConfPtr conf = BuildConf(config, &problems);
-  if (!problems.empty()) return problems;
-  // Combinations are checked when a client is created; with no brokers
-  // listed it connects nowhere.
-  char errstr[512];
-  rd_kafka_conf_set(conf.get(), "bootstrap.servers", "", errstr, sizeof errstr);
-  rd_kafka_conf_set_log_cb(conf.get(), [](const rd_kafka_t*, int, const char*, const char*) {});
-  rd_kafka_t* probe = rd_kafka_new(RD_KAFKA_PRODUCER, conf.get(), errstr, sizeof errstr);
-  if (probe == nullptr) {
-    problems.push_back({-1, errstr});
-    return problems;
-  }
-  conf.release();  // owned by the client now
-  rd_kafka_destroy(probe);
-  return problems;
-}
 
 Result<std::unique_ptr<KafkaSink>> KafkaSink::Create(const KafkaConfig& config) {
   std::unique_ptr<KafkaSink> sink(new KafkaSink(config));
@@ -170,6 +94,11 @@ std::vector<DeliveryOutcome> KafkaSink::Publish(std::span<const OutboxMessage> b
         o = {DeliveryKind::kFatal, "producer_create_failed", s.message()};
       }
       return outcomes;
+    }
+  }
+  if (inspector_ != nullptr) {
+    for (const OutboxMessage& m : batch) {
+      if (seen_topics_.insert(m.topic).second) inspector_->CheckInBackground(m.topic);
     }
   }
   outcomes_ = &outcomes;

@@ -7,26 +7,20 @@
 
 #include <chrono>
 #include <memory>
+#include <set>
 #include <string>
 #include <vector>
 
 #include "common/status.h"
 #include "config/config.h"
 #include "core/sink.h"
+#include "sink/kafka_conf.h"
+#include "sink/topic_inspector.h"
 
 typedef struct rd_kafka_s rd_kafka_t;
 typedef struct rd_kafka_message_s rd_kafka_message_t;
 
 namespace outbox {
-
-// A property that librdkafka refused, for `file:line:col: key: problem`.
-struct KafkaPropertyProblem {
-  int property_index;  // into KafkaConfig::properties; -1 = the combination
-  std::string problem;
-};
-
-// Checks every property and their combination without connecting anywhere.
-std::vector<KafkaPropertyProblem> ValidateKafkaConfig(const KafkaConfig& config);
 
 class KafkaSink : public Sink {
  public:
@@ -38,6 +32,10 @@ class KafkaSink : public Sink {
 
   // Checks the topic name and the size against message.max.bytes.
   std::optional<Rejection> Precheck(const OutboxMessage& message) const override;
+
+  // Topics published to for the first time are handed to the inspector,
+  // which checks their durability settings in the background.
+  void set_topic_inspector(TopicInspector* inspector) { inspector_ = inspector; }
 
   // message.timeout.ms in effect: librdkafka reports every message by then.
   std::chrono::milliseconds message_timeout() const { return message_timeout_; }
@@ -58,6 +56,8 @@ class KafkaSink : public Sink {
   int64_t message_max_bytes_ = 1000000;
   rd_kafka_t* producer_ = nullptr;
   bool rebuild_needed_ = false;
+  TopicInspector* inspector_ = nullptr;
+  std::set<std::string> seen_topics_;
   // The batch being published; written by OnDelivery during poll().
   std::vector<DeliveryOutcome>* outcomes_ = nullptr;
   size_t outstanding_ = 0;

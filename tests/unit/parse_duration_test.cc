@@ -1,0 +1,27 @@
+#include <gtest/gtest.h>
+
+#include "commands/operator_commands.h"
+
+namespace outbox {
+namespace {
+
+using std::chrono::seconds;
+
+TEST(ParseDuration, AcceptsSecondsMinutesHoursDays) {
+  EXPECT_EQ(ParseDuration("90"), seconds(90));
+  EXPECT_EQ(ParseDuration("90s"), seconds(90));
+  EXPECT_EQ(ParseDuration("15m"), seconds(900));
+  EXPECT_EQ(ParseDuration("2h"), seconds(7200));
+  EXPECT_EQ(ParseDuration("7d"), seconds(7 * 86400));
+}
+
+TEST(ParseDuration, RejectsAnythingElse) {
+  EXPECT_EQ(ParseDuration(""), std::nullopt);
+  EXPECT_EQ(ParseDuration("soon"), std::nullopt);
+  EXPECT_EQ(ParseDuration("5w"), std::nullopt);
+  EXPECT_EQ(ParseDuration("-5m"), std::nullopt);
+  EXPECT_EQ(ParseDuration("5 m"), std::nullopt);
+}
+
+}  // namespace
+}  // namespace outbox
