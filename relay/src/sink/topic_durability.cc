@@ -11,8 +11,8 @@ std::vector<std::string> DurabilityProblems(const TopicDurability& t) {
                        "(or reassign its partitions) with replication.factor=3");
   }
   if (t.min_insync_replicas && *t.min_insync_replicas < 2) {
-    problems.push_back("topic " + t.topic + " has min.insync.replicas=" +
-                       std::to_string(*t.min_insync_replicas) +
+    problems.push_back("topic " + t.topic +
+                       " has min.insync.replicas=" + std::to_string(*t.min_insync_replicas) +
                        ": acks=all is then satisfied by one replica; set it with kafka-configs.sh "
                        "--alter --entity-type topics --entity-name " +
                        t.topic + " --add-config min.insync.replicas=2");

@@ -12,10 +12,10 @@ namespace outbox {
 
 struct TopicDurability {
   std::string topic;
-  int replication_factor = 0;                  // smallest replica count of any partition
-  std::optional<int> min_insync_replicas;      // nullopt: the broker did not say
+  int replication_factor = 0;                   // smallest replica count of any partition
+  std::optional<int> min_insync_replicas;       // nullopt: the broker did not say
   std::optional<bool> unclean_leader_election;  // nullopt: the broker did not say
-  std::string unreadable;                      // why configs could not be read, if so
+  std::string unreadable;                       // why configs could not be read, if so
 };
 
 // One sentence per weakness, each naming the setting to change. Empty when

@@ -93,7 +93,8 @@ Result<TopicDurability> TopicInspector::Describe(const std::string& name,
       metadata->topics[0].partition_cnt == 0) {
     const rd_kafka_resp_err_t topic_err =
         metadata->topic_cnt == 1 ? metadata->topics[0].err : RD_KAFKA_RESP_ERR__UNKNOWN_TOPIC;
-    return Status(StatusCode::kUnavailable, std::string("metadata: ") + rd_kafka_err2str(topic_err));
+    return Status(StatusCode::kUnavailable,
+                  std::string("metadata: ") + rd_kafka_err2str(topic_err));
   }
   const rd_kafka_metadata_topic_t& t = metadata->topics[0];
   topic.replication_factor = t.partitions[0].replica_cnt;
@@ -128,7 +129,8 @@ Result<TopicDurability> TopicInspector::Describe(const std::string& name,
         rd_kafka_event_DescribeConfigs_result(event), &count);
     if (count == 1 && rd_kafka_ConfigResource_error(resources[0]) == RD_KAFKA_RESP_ERR_NO_ERROR) {
       size_t entries = 0;
-      const rd_kafka_ConfigEntry_t** configs = rd_kafka_ConfigResource_configs(resources[0], &entries);
+      const rd_kafka_ConfigEntry_t** configs =
+          rd_kafka_ConfigResource_configs(resources[0], &entries);
       for (size_t i = 0; i < entries; ++i) {
         const std::string key = rd_kafka_ConfigEntry_name(configs[i]);
         const char* value = rd_kafka_ConfigEntry_value(configs[i]);
