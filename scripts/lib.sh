@@ -40,6 +40,7 @@ relay:
   drain_timeout_ms: 5000
 metrics:
   listen: "127.0.0.1:0"
+  refresh_interval_ms: 200
 YAML
 }
 

@@ -1,10 +1,13 @@
 // outbox-dev-broker: librdkafka's in-memory mock cluster as a standalone
 // process, for trials and tests without a Kafka installation. Prints its
 // bootstrap servers as the first line of stdout, then runs until
-// SIGTERM/SIGINT. Data lives only in this process's memory, and each
-// partition keeps at most ~5 MiB (older data is evicted).
+// SIGTERM/SIGINT; SIGUSR1 takes its brokers down and SIGUSR2 brings them
+// back. Data lives only in this process's memory, and each partition keeps
+// at most ~5 MiB (older data is evicted).
 #include <librdkafka/rdkafka.h>
 #include <librdkafka/rdkafka_mock.h>
+#include <pthread.h>
+#include <signal.h>
 
 #include <CLI/CLI.hpp>
 #include <cstdio>
@@ -29,7 +32,12 @@ int main(int argc, char** argv) {
     return code == 0 ? 0 : 2;
   }
 
-  const sigset_t signals = outbox::BlockStopSignals();
+  sigset_t signals = outbox::BlockStopSignals();
+  // Fault injection for trials and tests: SIGUSR1 takes every broker down
+  // (connections refused, data kept), SIGUSR2 brings them back.
+  sigaddset(&signals, SIGUSR1);
+  sigaddset(&signals, SIGUSR2);
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
 
   char errstr[512];
   rd_kafka_conf_t* conf = rd_kafka_conf_new();
@@ -61,8 +69,17 @@ int main(int argc, char** argv) {
   std::printf("%s\n", rd_kafka_mock_cluster_bootstraps(cluster));
   std::fflush(stdout);
 
-  int received = 0;
-  sigwait(&signals, &received);
+  for (int received = 0; sigwait(&signals, &received) == 0;) {
+    if (received != SIGUSR1 && received != SIGUSR2) break;
+    for (int32_t broker = 1; broker <= brokers; ++broker) {
+      if (received == SIGUSR1) {
+        rd_kafka_mock_broker_set_down(cluster, broker);
+      } else {
+        rd_kafka_mock_broker_set_up(cluster, broker);
+      }
+    }
+    std::fprintf(stderr, "outbox-dev-broker: brokers %s\n", received == SIGUSR1 ? "down" : "up");
+  }
   rd_kafka_mock_cluster_destroy(cluster);
   rd_kafka_destroy(handle);
   return 0;

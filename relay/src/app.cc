@@ -14,9 +14,11 @@
 #include "config/loader.h"
 #include "config/redact.h"
 #include "core/relay_loop.h"
+#include "metrics/backlog_poller.h"
 #include "metrics/http_endpoints.h"
 #include "metrics/relay_metrics.h"
 #include "outbox/migrator.h"
+#include "outbox/pg_backlog_source.h"
 #include "outbox/pg_outbox_store.h"
 #include "sink/kafka_sink.h"
 #include "sink/topic_inspector.h"
@@ -49,10 +51,11 @@ std::optional<Config> LoadValidConfig(const std::string& path) {
 
 namespace {
 
-void ApplyLogLevel(const Config& config) {
+void ApplyLogSettings(const Config& config) {
   LogLevel level = LogLevel::kInfo;
   ParseLogLevel(config.log.level, &level);
   SetLogLevel(level);
+  SetLogFormat(config.log.format == "json" ? LogFormat::kJson : LogFormat::kLogfmt);
 }
 
 // libpq reads these when the DSN leaves them out: a relay must not hang for
@@ -137,12 +140,14 @@ bool CheckListedTopics(TopicInspector& inspector, const KafkaConfig& kafka) {
 int RunCommand(const std::string& config_path) {
   std::optional<Config> config = LoadValidConfig(config_path);
   if (!config) return kExitBadConfig;
-  ApplyLogLevel(*config);
+  ApplyLogSettings(*config);
   SetLibpqDefaults();
 
   static StopSignal stop;  // outlives the detached signal thread
   StartSignalThread(stop);
 
+  // Declared first so it outlives everything that reports to it.
+  RelayMetrics metrics(OUTBOX_RELAY_VERSION);
   Result<std::unique_ptr<KafkaSink>> sink = KafkaSink::Create(config->kafka);
   if (!sink.ok()) {
     LogError("cannot create the kafka producer", {{"error", sink.status().message()}});
@@ -161,7 +166,6 @@ int RunCommand(const std::string& config_path) {
   }
   const RelayLoopOptions options = LoopOptions(config->relay, (*sink)->message_timeout());
 
-  RelayMetrics metrics(OUTBOX_RELAY_VERSION);
   std::unique_ptr<HttpEndpoints> endpoints;
   if (!config->metrics.listen.empty()) {
     const auto wedged_after =
@@ -178,6 +182,13 @@ int RunCommand(const std::string& config_path) {
             {{"listen", config->metrics.listen}, {"port", std::to_string(endpoints->port())}});
   }
 
+  (*sink)->set_stats_handler([&metrics](const KafkaStats& stats) {
+    metrics.OnKafkaStats(stats.queued_messages, stats.queued_bytes, stats.brokers_up,
+                         stats.broker_rtt_seconds);
+  });
+  PgBacklogSource backlog(config->postgres.dsn);
+  BacklogPoller poller(backlog, metrics,
+                       std::chrono::milliseconds(config->metrics.refresh_interval_ms));
   PgOutboxStore store(config->postgres.dsn, [&metrics](bool leader) { metrics.SetLeader(leader); });
   RelayLoop loop(store, **sink, stop, metrics, options);
   LogInfo("relay started", {{"version", OUTBOX_RELAY_VERSION},
@@ -203,7 +214,7 @@ int CheckConfigCommand(const std::string& config_path) {
 int MigrateCommand(const std::string& config_path) {
   std::optional<Config> config = LoadValidConfig(config_path);
   if (!config) return kExitBadConfig;
-  ApplyLogLevel(*config);
+  ApplyLogSettings(*config);
   SetLibpqDefaults();
   Result<MigrationReport> report = Migrate(config->postgres.dsn, EmbeddedSchemaFiles());
   if (!report.ok()) {

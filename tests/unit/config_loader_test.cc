@@ -66,6 +66,7 @@ metrics:
   listen: "127.0.0.1:0"
 log:
   level: debug
+  format: json
 )");
   ASSERT_TRUE(loaded.problems.empty()) << Messages(loaded)[0];
   const Config& c = loaded.config;
@@ -85,6 +86,7 @@ log:
   EXPECT_EQ(c.relay.max_attempts, 0);
   EXPECT_EQ(c.metrics.listen, "127.0.0.1:0");
   EXPECT_EQ(c.log.level, "debug");
+  EXPECT_EQ(c.log.format, "json");
 }
 
 TEST(ConfigLoader, SubstitutesEnvironmentVariablesInValues) {
@@ -275,7 +277,9 @@ TEST(ConfigLoader, ExampleConfigStatesEveryDefault) {
   EXPECT_EQ(loaded.config.relay.on_undeliverable, defaults.relay.on_undeliverable);
   EXPECT_EQ(loaded.config.relay.max_attempts, defaults.relay.max_attempts);
   EXPECT_EQ(loaded.config.metrics.listen, defaults.metrics.listen);
+  EXPECT_EQ(loaded.config.metrics.refresh_interval_ms, defaults.metrics.refresh_interval_ms);
   EXPECT_EQ(loaded.config.log.level, defaults.log.level);
+  EXPECT_EQ(loaded.config.log.format, defaults.log.format);
 }
 
 }  // namespace

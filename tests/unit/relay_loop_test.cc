@@ -24,11 +24,9 @@ class RecordingObserver : public RelayObserver {
     failed.push_back(m.id);
     reasons.push_back(o.reason);
   }
-  void OnOldestPending(std::optional<SteadyClock::time_point> since) override { oldest = since; }
   void OnBlockedKeys(int64_t count) override { blocked_keys = count; }
   std::vector<int64_t> delivered, failed;
   std::vector<std::string> reasons;
-  std::optional<SteadyClock::time_point> oldest;
   int64_t blocked_keys = -1;
 };
 
@@ -335,21 +333,7 @@ TEST_F(RelayLoopTest, IsolationKeepsAKeysLaterRowsBehindItsPoisonRow) {
   EXPECT_EQ(sink.published_ids, (std::vector<int64_t>{1, 2, 3, 1, 3}));
 }
 
-// --- lag and shutdown -------------------------------------------------------------
-
-TEST_F(RelayLoopTest, ReportsOldestPendingRowFromTheLowestId) {
-  store.Add(1);
-  store.row(1).age_at_read_seconds = 30;
-  sink.decide = [](const OutboxMessage&, size_t) { return Failed(DeliveryKind::kRetriable, "x"); };
-  RelayLoop loop(store, sink, stop, observer, Options());
-
-  loop.RunOnce();
-
-  ASSERT_TRUE(observer.oldest.has_value());
-  const auto age = SteadyClock::now() - *observer.oldest;
-  EXPECT_GE(age, 30s);
-  EXPECT_LT(age, 40s);
-}
+// --- shutdown -------------------------------------------------------------
 
 TEST_F(RelayLoopTest, StopWaitsForOutstandingAcksThenSettles) {
   store.Add(1);

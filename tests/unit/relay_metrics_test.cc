@@ -34,12 +34,24 @@ TEST(RelayMetrics, CountsPublishedMessagesByTopic) {
   EXPECT_TRUE(Contains(text, "outbox_relay_build_info{version=\"1.2.3\"} 1"));
 }
 
-TEST(RelayMetrics, OldestPendingAgeGrowsUntilTheNextRead) {
+TEST(RelayMetrics, BacklogAgesGrowBetweenReads) {
   RelayMetrics metrics("x");
-  metrics.OnOldestPending(SteadyClock::now() - 90s);
-  EXPECT_TRUE(Contains(metrics.Scrape(), "outbox_relay_oldest_pending_age_seconds 90"));
-  metrics.OnOldestPending(std::nullopt);
-  EXPECT_TRUE(Contains(metrics.Scrape(), "outbox_relay_oldest_pending_age_seconds 0\n"));
+  Backlog backlog;
+  backlog.pending = 12345;
+  backlog.oldest_pending_age_seconds = 90;
+  backlog.oldest_open_transaction_age_seconds = 600;
+  metrics.OnBacklog(backlog);
+
+  const std::string text = metrics.Scrape();
+  EXPECT_TRUE(Contains(text, "outbox_relay_pending_messages 12345")) << text;
+  EXPECT_TRUE(Contains(text, "outbox_relay_oldest_pending_age_seconds 90"));
+  EXPECT_TRUE(Contains(text, "outbox_relay_oldest_open_transaction_age_seconds 600")) << text;
+
+  metrics.OnBacklog(Backlog{});
+  const std::string empty = metrics.Scrape();
+  EXPECT_TRUE(Contains(empty, "outbox_relay_oldest_pending_age_seconds 0\n"));
+  EXPECT_TRUE(Contains(empty, "outbox_relay_oldest_open_transaction_age_seconds 0\n"));
+  EXPECT_TRUE(Contains(empty, "outbox_relay_pending_messages 0\n"));
 }
 
 TEST(RelayMetrics, DeliveryLatencyStartsAtCreation) {

@@ -155,22 +155,33 @@ int StatusCommand(const std::string& config_path, bool as_json) {
   if (as_json) {
     json by_reason = json::object();
     for (const auto& [reason, count] : s.dead_letters_by_reason) by_reason[reason] = count;
-    const json out = {{"pending", s.pending},
-                      {"pending_capped", s.pending_capped},
-                      {"oldest_pending_age_seconds", s.oldest_pending_age_seconds},
-                      {"waiting_for_retry", s.waiting_for_retry},
-                      {"dead_letters", dead_letters},
-                      {"dead_letters_by_reason", by_reason},
-                      {"blocked_keys", s.blocked_keys},
-                      {"blocked_key_examples", s.blocked_key_examples},
-                      {"publisher", s.publisher ? json(*s.publisher) : json(nullptr)}};
+    const Backlog& b = s.backlog;
+    auto optional = [](std::optional<double> v) { return v ? json(*v) : json(nullptr); };
+    const json out = {
+        {"pending", b.pending},
+        {"pending_is_estimate", b.pending_is_estimate},
+        {"oldest_pending_age_seconds", optional(b.oldest_pending_age_seconds)},
+        {"oldest_open_transaction_age_seconds", optional(b.oldest_open_transaction_age_seconds)},
+        {"waiting_for_retry", s.waiting_for_retry},
+        {"dead_letters", dead_letters},
+        {"dead_letters_by_reason", by_reason},
+        {"blocked_keys", s.blocked_keys},
+        {"blocked_key_examples", s.blocked_key_examples},
+        {"publisher", s.publisher ? json(*s.publisher) : json(nullptr)}};
     std::cout << out.dump(2) << '\n';
     return kExitOk;
   }
-  std::printf("pending:       %s%lld", s.pending_capped ? "more than " : "",
-              static_cast<long long>(s.pending));
-  if (s.pending > 0) std::printf(" (oldest %.1f s old)", s.oldest_pending_age_seconds);
+  const Backlog& b = s.backlog;
+  std::printf("pending:       %s%lld", b.pending_is_estimate ? "about " : "",
+              static_cast<long long>(b.pending));
+  if (b.oldest_pending_age_seconds) {
+    std::printf(" (oldest %.1f s old)", *b.oldest_pending_age_seconds);
+  }
   std::printf("\nwaiting retry: %lld\n", static_cast<long long>(s.waiting_for_retry));
+  if (b.oldest_open_transaction_age_seconds) {
+    std::printf("oldest open write transaction: %.1f s (its rows are not visible yet)\n",
+                *b.oldest_open_transaction_age_seconds);
+  }
   std::printf("dead letters:  %lld", static_cast<long long>(dead_letters));
   for (const auto& [reason, count] : s.dead_letters_by_reason) {
     std::printf("  %s=%lld", reason.c_str(), static_cast<long long>(count));

@@ -10,6 +10,7 @@ namespace outbox {
 namespace {
 
 std::atomic<int> g_level{static_cast<int>(LogLevel::kInfo)};
+std::atomic<int> g_format{static_cast<int>(LogFormat::kLogfmt)};
 std::mutex g_write_mutex;
 
 const char* LevelName(LogLevel level) {
@@ -72,6 +73,38 @@ void AppendValue(std::string& out, std::string_view value) {
   out.push_back('"');
 }
 
+void AppendJsonString(std::string& out, std::string_view value) {
+  out.push_back('"');
+  for (char c : value) {
+    switch (c) {
+      case '"':
+        out.append("\\\"");
+        break;
+      case '\\':
+        out.append("\\\\");
+        break;
+      case '\n':
+        out.append("\\n");
+        break;
+      case '\r':
+        out.append("\\r");
+        break;
+      case '\t':
+        out.append("\\t");
+        break;
+      default:
+        if (static_cast<unsigned char>(c) < 0x20) {
+          char buf[8];
+          std::snprintf(buf, sizeof buf, "\\u%04x", c);
+          out.append(buf);
+        } else {
+          out.push_back(c);
+        }
+    }
+  }
+  out.push_back('"');
+}
+
 std::string NowUtc() {
   using namespace std::chrono;
   const auto now = system_clock::now();
@@ -104,12 +137,29 @@ bool ParseLogLevel(std::string_view text, LogLevel* level) {
 
 void SetLogLevel(LogLevel level) { g_level = static_cast<int>(level); }
 
+void SetLogFormat(LogFormat format) { g_format = static_cast<int>(format); }
+
 bool LogEnabled(LogLevel level) { return static_cast<int>(level) >= g_level; }
 
-std::string FormatLogLine(std::string_view timestamp, LogLevel level, std::string_view message,
-                          std::initializer_list<LogField> fields) {
+std::string FormatLogLine(LogFormat format, std::string_view timestamp, LogLevel level,
+                          std::string_view message, std::initializer_list<LogField> fields) {
   std::string line;
   line.reserve(128);
+  if (format == LogFormat::kJson) {
+    auto member = [&line](std::string_view key, std::string_view value) {
+      if (line.size() > 1) line.push_back(',');
+      AppendJsonString(line, key);
+      line.push_back(':');
+      AppendJsonString(line, value);
+    };
+    line.push_back('{');
+    member("ts", timestamp);
+    member("level", LevelName(level));
+    member("msg", message);
+    for (const auto& [key, value] : fields) member(key, value);
+    line.push_back('}');
+    return line;
+  }
   line.append("ts=").append(timestamp);
   line.append(" level=").append(LevelName(level));
   line.append(" msg=");
@@ -124,7 +174,8 @@ std::string FormatLogLine(std::string_view timestamp, LogLevel level, std::strin
 
 void Log(LogLevel level, std::string_view message, std::initializer_list<LogField> fields) {
   if (!LogEnabled(level)) return;
-  std::string line = FormatLogLine(NowUtc(), level, message, fields);
+  std::string line =
+      FormatLogLine(static_cast<LogFormat>(g_format.load()), NowUtc(), level, message, fields);
   line.push_back('\n');
   std::lock_guard lock(g_write_mutex);
   std::fwrite(line.data(), 1, line.size(), stderr);

@@ -1,5 +1,5 @@
-// Structured logging: one event per line in logfmt, a sentence for the message
-// and key=value fields for the data. Safe to call from any thread.
+// Structured logging: one event per line (logfmt or JSON), a sentence for the
+// message and fields for the data. Safe to call from any thread.
 #pragma once
 
 #include <initializer_list>
@@ -10,6 +10,7 @@
 namespace outbox {
 
 enum class LogLevel { kDebug = 0, kInfo = 1, kWarn = 2, kError = 3 };
+enum class LogFormat { kLogfmt, kJson };
 
 // Parses "debug", "info", "warn", "error"; returns false for anything else.
 bool ParseLogLevel(std::string_view text, LogLevel* level);
@@ -17,6 +18,7 @@ bool ParseLogLevel(std::string_view text, LogLevel* level);
 using LogField = std::pair<std::string_view, std::string>;
 
 void SetLogLevel(LogLevel level);
+void SetLogFormat(LogFormat format);
 bool LogEnabled(LogLevel level);
 void Log(LogLevel level, std::string_view message, std::initializer_list<LogField> fields = {});
 
@@ -33,8 +35,8 @@ inline void LogError(std::string_view m, std::initializer_list<LogField> f = {})
   Log(LogLevel::kError, m, f);
 }
 
-// Formats one logfmt line (without the newline); exposed for tests.
-std::string FormatLogLine(std::string_view timestamp, LogLevel level, std::string_view message,
-                          std::initializer_list<LogField> fields);
+// Formats one line (without the newline); exposed for tests.
+std::string FormatLogLine(LogFormat format, std::string_view timestamp, LogLevel level,
+                          std::string_view message, std::initializer_list<LogField> fields);
 
 }  // namespace outbox

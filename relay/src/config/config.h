@@ -69,11 +69,16 @@ struct MetricsConfig {
   // host:port for /metrics, /healthz and /readyz. Port 0 picks a free port
   // (logged). Empty disables the endpoint.
   std::string listen = "0.0.0.0:9464";
+  // How often the backlog gauges (pending, oldest age, oldest open
+  // transaction) are read from the database.
+  int refresh_interval_ms = 2000;
 };
 
 struct LogConfig {
   // debug | info | warn | error
   std::string level = "info";
+  // logfmt | json (one object per line)
+  std::string format = "logfmt";
 };
 
 struct Config {

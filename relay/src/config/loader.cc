@@ -280,40 +280,59 @@ void ReadConfig(const YAML::Node& root, Reader& reader, Config* config,
            }},
           {"metrics",
            [&](const YAML::Node& n, const std::string& p) {
-             reader.Section(n, p, {{"listen", [&](const YAML::Node& v, const std::string& k) {
-                                      std::string listen;
-                                      if (v.IsScalar() && v.Scalar().empty()) {
-                                        config->metrics.listen.clear();
-                                        return;
-                                      }
-                                      reader.String(v, k, &listen);
-                                      if (listen.empty()) return;
-                                      if (!IsValidListenAddress(listen)) {
-                                        reader.Problem(v, k,
-                                                       "must be host:port with a port from 0 to "
-                                                       "65535 (got \"" +
-                                                           listen + "\")");
-                                        return;
-                                      }
-                                      config->metrics.listen = listen;
-                                    }}});
+             reader.Section(
+                 n, p,
+                 {{"listen",
+                   [&](const YAML::Node& v, const std::string& k) {
+                     std::string listen;
+                     if (v.IsScalar() && v.Scalar().empty()) {
+                       config->metrics.listen.clear();
+                       return;
+                     }
+                     reader.String(v, k, &listen);
+                     if (listen.empty()) return;
+                     if (!IsValidListenAddress(listen)) {
+                       reader.Problem(v, k,
+                                      "must be host:port with a port from 0 to "
+                                      "65535 (got \"" +
+                                          listen + "\")");
+                       return;
+                     }
+                     config->metrics.listen = listen;
+                   }},
+                  {"refresh_interval_ms", [&](const YAML::Node& v, const std::string& k) {
+                     reader.Int(v, k, 100, 600000, &config->metrics.refresh_interval_ms);
+                   }}});
            }},
           {"log",
            [&](const YAML::Node& n, const std::string& p) {
-             reader.Section(n, p, {{"level", [&](const YAML::Node& v, const std::string& k) {
-                                      std::string level;
-                                      reader.String(v, k, &level);
-                                      if (level.empty()) return;
-                                      LogLevel parsed;
-                                      if (!ParseLogLevel(level, &parsed)) {
-                                        reader.Problem(v, k,
-                                                       "must be one of debug, info, "
-                                                       "warn, error (got \"" +
-                                                           level + "\")");
-                                        return;
-                                      }
-                                      config->log.level = level;
-                                    }}});
+             reader.Section(n, p,
+                            {{"level",
+                              [&](const YAML::Node& v, const std::string& k) {
+                                std::string level;
+                                reader.String(v, k, &level);
+                                if (level.empty()) return;
+                                LogLevel parsed;
+                                if (!ParseLogLevel(level, &parsed)) {
+                                  reader.Problem(v, k,
+                                                 "must be one of debug, info, "
+                                                 "warn, error (got \"" +
+                                                     level + "\")");
+                                  return;
+                                }
+                                config->log.level = level;
+                              }},
+                             {"format", [&](const YAML::Node& v, const std::string& k) {
+                                std::string format;
+                                reader.String(v, k, &format);
+                                if (format.empty()) return;
+                                if (format != "logfmt" && format != "json") {
+                                  reader.Problem(v, k,
+                                                 "must be logfmt or json (got \"" + format + "\")");
+                                  return;
+                                }
+                                config->log.format = format;
+                              }}});
            }},
       });
 

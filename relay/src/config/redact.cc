@@ -56,10 +56,12 @@ std::string RenderRedactedConfig(const Config& config) {
 
   out << YAML::Key << "metrics" << YAML::Value << YAML::BeginMap;
   out << YAML::Key << "listen" << YAML::Value << config.metrics.listen;
+  out << YAML::Key << "refresh_interval_ms" << YAML::Value << config.metrics.refresh_interval_ms;
   out << YAML::EndMap;
 
   out << YAML::Key << "log" << YAML::Value << YAML::BeginMap;
   out << YAML::Key << "level" << YAML::Value << config.log.level;
+  out << YAML::Key << "format" << YAML::Value << config.log.format;
   out << YAML::EndMap;
   out << YAML::EndMap;
   return std::string(out.c_str()) + "\n";

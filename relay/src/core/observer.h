@@ -2,6 +2,7 @@
 // health). Called from the loop's thread only.
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -14,9 +15,6 @@ class RelayObserver {
  public:
   virtual ~RelayObserver() = default;
 
-  // After each read: when the oldest pending row was created, by the local
-  // steady clock (nullopt when the outbox was empty).
-  virtual void OnOldestPending(std::optional<SteadyClock::time_point>) {}
   virtual void OnDelivered(const OutboxMessage&, const DeliveryOutcome&) {}
   virtual void OnNotDelivered(const OutboxMessage&, const DeliveryOutcome&) {}
   virtual void OnDeadLettered(const OutboxMessage&, const std::string& reason) { (void)reason; }
@@ -24,6 +22,13 @@ class RelayObserver {
   virtual void OnBlockedKeys(int64_t count) { (void)count; }
   virtual void OnStoreResult(bool ok) { (void)ok; }
   virtual void OnSinkResult(bool any_delivered) { (void)any_delivered; }
+  // Rows handed to the sink and not yet reported (0 after each batch).
+  virtual void OnInFlight(size_t rows) { (void)rows; }
+  // A batch from read to settled: rows read, seconds taken.
+  virtual void OnBatch(size_t rows, double seconds) {
+    (void)rows;
+    (void)seconds;
+  }
   // Each loop iteration: the loop is alive.
   virtual void OnHeartbeat() {}
 };

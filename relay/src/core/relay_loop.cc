@@ -49,6 +49,7 @@ RelayLoop::Step RelayLoop::RunOnce() {
   if (stop_.requested()) return Step::kStopped;
   RefreshBlockedKeys(/*force=*/false);
 
+  const auto started = SteadyClock::now();
   Result<std::vector<OutboxMessage>> batch = store_.ReadBatch(options_.batch_size);
   observer_.OnStoreResult(batch.ok());
   if (!batch.ok()) {
@@ -59,17 +60,14 @@ RelayLoop::Step RelayLoop::RunOnce() {
     return BackOff();
   }
   if (batch->empty()) {
-    observer_.OnOldestPending(std::nullopt);
+    sink_.Poll();
     stop_.WaitFor(options_.poll_interval);
     return Step::kIdle;
   }
-  const OutboxMessage& oldest = batch->front();
-  observer_.OnOldestPending(oldest.read_at -
-                            std::chrono::duration_cast<SteadyClock::duration>(
-                                std::chrono::duration<double>(oldest.age_at_read_seconds)));
-
   const BatchProgress progress = PublishBatch(*batch);
   if (!unsettled_.empty()) Settle();
+  observer_.OnBatch(batch->size(),
+                    std::chrono::duration<double>(SteadyClock::now() - started).count());
   if (progress.dead_lettered > 0) RefreshBlockedKeys(/*force=*/true);
 
   consecutive_fatal_ = progress.fatal ? consecutive_fatal_ + 1 : 0;
@@ -169,8 +167,10 @@ RelayLoop::BatchProgress RelayLoop::PublishBatch(std::vector<OutboxMessage>& bat
 
 std::vector<DeliveryOutcome> RelayLoop::Publish(std::span<const OutboxMessage> messages) {
   const auto started = SteadyClock::now();
+  observer_.OnInFlight(messages.size());
   std::vector<DeliveryOutcome> outcomes =
       sink_.Publish(messages, [&] { return ShouldGiveUp(started); });
+  observer_.OnInFlight(0);
   observer_.OnSinkResult(std::any_of(outcomes.begin(), outcomes.end(), [](const auto& o) {
     return o.kind == DeliveryKind::kDelivered;
   }));

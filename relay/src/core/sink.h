@@ -25,6 +25,10 @@ class Sink {
   virtual std::vector<DeliveryOutcome> Publish(std::span<const OutboxMessage> batch,
                                                const GiveUp& give_up) = 0;
 
+  // Serves the client's callbacks (statistics, errors) while no batch is
+  // being published.
+  virtual void Poll() {}
+
   // What can be known without sending (size limits, topic name): a message
   // that can never be delivered as it is.
   virtual std::optional<Rejection> Precheck(const OutboxMessage& message) const {

@@ -51,9 +51,25 @@ RelayMetrics::RelayMetrics(const std::string& version)
       oldest_pending_age_(
           prometheus::BuildGauge()
               .Name("outbox_relay_oldest_pending_age_seconds")
-              .Help("Age of the lowest-id pending outbox row (created_at, database clock) "
-                    "as last read, growing until the next read; 0 when the outbox is empty. "
+              .Help("Age of the lowest-id row in the outbox (its commit time when "
+                    "track_commit_timestamp is on, else created_at), read every "
+                    "metrics.refresh_interval_ms and growing between reads; 0 when empty. "
                     "The delivery-lag SLI.")
+              .Register(*registry_)
+              .Add({})),
+      pending_(prometheus::BuildGauge()
+                   .Name("outbox_relay_pending_messages")
+                   .Help("Rows in the outbox: exact up to 10000, above that PostgreSQL's "
+                         "live-tuple estimate (pg_stat_user_tables.n_live_tup).")
+                   .Register(*registry_)
+                   .Add({})),
+      oldest_open_transaction_age_(
+          prometheus::BuildGauge()
+              .Name("outbox_relay_oldest_open_transaction_age_seconds")
+              .Help("Age of the oldest still-open transaction in the database that has "
+                    "written something: outbox rows it inserted are invisible to the relay "
+                    "until it commits (the invisible backlog), and it holds back vacuum. "
+                    "0 when none (needs pg_monitor to see other roles' sessions).")
               .Register(*registry_)
               .Add({})),
       delivery_latency_(
@@ -82,7 +98,44 @@ RelayMetrics::RelayMetrics(const std::string& version)
                   .Help("1 while this instance holds the outbox lock and publishes; "
                         "0 while it stands by.")
                   .Register(*registry_)
-                  .Add({})) {
+                  .Add({})),
+      in_flight_(prometheus::BuildGauge()
+                     .Name("outbox_relay_in_flight_messages")
+                     .Help("Messages handed to the producer and not yet reported.")
+                     .Register(*registry_)
+                     .Add({})),
+      batch_size_(prometheus::BuildHistogram()
+                      .Name("outbox_relay_batch_size")
+                      .Help("Rows per batch read from the outbox.")
+                      .Register(*registry_)
+                      .Add({}, prometheus::Histogram::BucketBoundaries{1, 10, 50, 100, 250, 500,
+                                                                       1000, 2500, 5000, 10000})),
+      batch_duration_(prometheus::BuildHistogram()
+                          .Name("outbox_relay_batch_duration_seconds")
+                          .Help("A batch from read to settled (published, acknowledged, "
+                                "written back).")
+                          .Register(*registry_)
+                          .Add({}, LatencyBuckets())),
+      kafka_queue_messages_(prometheus::BuildGauge()
+                                .Name("outbox_relay_kafka_queue_messages")
+                                .Help("Messages in librdkafka's producer queue "
+                                      "(statistics.interval.ms).")
+                                .Register(*registry_)
+                                .Add({})),
+      kafka_queue_bytes_(prometheus::BuildGauge()
+                             .Name("outbox_relay_kafka_queue_bytes")
+                             .Help("Bytes in librdkafka's producer queue.")
+                             .Register(*registry_)
+                             .Add({})),
+      kafka_brokers_up_(prometheus::BuildGauge()
+                            .Name("outbox_relay_kafka_brokers_up")
+                            .Help("Brokers the producer is connected to.")
+                            .Register(*registry_)
+                            .Add({})),
+      kafka_broker_rtt_(prometheus::BuildGauge()
+                            .Name("outbox_relay_kafka_broker_rtt_seconds")
+                            .Help("Average request round trip to each broker, by node id.")
+                            .Register(*registry_)) {
   prometheus::BuildGauge()
       .Name("outbox_relay_build_info")
       .Help("Always 1; the version is in the label.")
@@ -93,8 +146,34 @@ RelayMetrics::RelayMetrics(const std::string& version)
   OnHeartbeat();
 }
 
-void RelayMetrics::OnOldestPending(std::optional<SteadyClock::time_point> since) {
-  oldest_pending_since_ns_ = since ? std::max<int64_t>(ToNanos(*since), 1) : 0;
+void RelayMetrics::OnInFlight(size_t rows) { in_flight_.Set(static_cast<double>(rows)); }
+
+void RelayMetrics::OnBatch(size_t rows, double seconds) {
+  batch_size_.Observe(static_cast<double>(rows));
+  batch_duration_.Observe(seconds);
+}
+
+void RelayMetrics::OnKafkaStats(int64_t queued_messages, int64_t queued_bytes, int brokers_up,
+                                const std::map<int32_t, double>& rtt_seconds_by_broker) {
+  kafka_queue_messages_.Set(static_cast<double>(queued_messages));
+  kafka_queue_bytes_.Set(static_cast<double>(queued_bytes));
+  kafka_brokers_up_.Set(brokers_up);
+  for (const auto& [broker, rtt] : rtt_seconds_by_broker) {
+    kafka_broker_rtt_.Add({{"broker", std::to_string(broker)}}).Set(rtt);
+  }
+}
+
+void RelayMetrics::OnBacklog(const Backlog& backlog) {
+  const auto now = SteadyClock::now();
+  auto since = [now](std::optional<double> age) -> int64_t {
+    if (!age) return 0;
+    const auto start = now - std::chrono::duration_cast<SteadyClock::duration>(
+                                 std::chrono::duration<double>(*age));
+    return std::max<int64_t>(ToNanos(start), 1);
+  };
+  oldest_pending_since_ns_ = since(backlog.oldest_pending_age_seconds);
+  oldest_open_transaction_since_ns_ = since(backlog.oldest_open_transaction_age_seconds);
+  pending_.Set(static_cast<double>(backlog.pending));
 }
 
 void RelayMetrics::OnDelivered(const OutboxMessage& message, const DeliveryOutcome& outcome) {
@@ -144,9 +223,10 @@ SteadyClock::time_point RelayMetrics::last_heartbeat() const {
 }
 
 std::string RelayMetrics::Scrape() {
-  const int64_t since = oldest_pending_since_ns_;
-  oldest_pending_age_.Set(since == 0 ? 0.0
-                                     : std::max(0.0, (ToNanos(SteadyClock::now()) - since) / 1e9));
+  const int64_t now = ToNanos(SteadyClock::now());
+  auto age = [now](int64_t since) { return since == 0 ? 0.0 : std::max(0.0, (now - since) / 1e9); };
+  oldest_pending_age_.Set(age(oldest_pending_since_ns_));
+  oldest_open_transaction_age_.Set(age(oldest_open_transaction_since_ns_));
   return prometheus::TextSerializer().Serialize(registry_->Collect());
 }
 

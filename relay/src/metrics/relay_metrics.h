@@ -9,11 +9,13 @@
 #include <prometheus/registry.h>
 
 #include <atomic>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <string>
 #include <unordered_map>
 
+#include "core/backlog.h"
 #include "core/observer.h"
 
 namespace outbox {
@@ -22,7 +24,13 @@ class RelayMetrics : public RelayObserver {
  public:
   explicit RelayMetrics(const std::string& version);
 
-  void OnOldestPending(std::optional<SteadyClock::time_point> since) override;
+  void OnInFlight(size_t rows) override;
+  void OnBatch(size_t rows, double seconds) override;
+  // From the sink's statistics callback.
+  void OnKafkaStats(int64_t queued_messages, int64_t queued_bytes, int brokers_up,
+                    const std::map<int32_t, double>& rtt_seconds_by_broker);
+  // From the BacklogPoller (any thread).
+  void OnBacklog(const Backlog& backlog);
   void OnDelivered(const OutboxMessage&, const DeliveryOutcome&) override;
   void OnNotDelivered(const OutboxMessage&, const DeliveryOutcome&) override;
   void OnDeadLettered(const OutboxMessage&, const std::string& reason) override;
@@ -51,14 +59,25 @@ class RelayMetrics : public RelayObserver {
   prometheus::Family<prometheus::Counter>& retries_;
   prometheus::Gauge& blocked_keys_;
   prometheus::Gauge& oldest_pending_age_;
+  prometheus::Gauge& pending_;
+  prometheus::Gauge& oldest_open_transaction_age_;
   prometheus::Histogram& delivery_latency_;
   prometheus::Gauge& postgres_up_;
   prometheus::Gauge& kafka_up_;
   prometheus::Gauge& last_success_;
   prometheus::Gauge& leader_;
+  prometheus::Gauge& in_flight_;
+  prometheus::Histogram& batch_size_;
+  prometheus::Histogram& batch_duration_;
+  prometheus::Gauge& kafka_queue_messages_;
+  prometheus::Gauge& kafka_queue_bytes_;
+  prometheus::Gauge& kafka_brokers_up_;
+  prometheus::Family<prometheus::Gauge>& kafka_broker_rtt_;
 
-  // Steady-clock nanoseconds of the oldest pending row's creation; 0 = none.
+  // Steady-clock nanoseconds when the oldest pending row / open transaction
+  // began (as of the last backlog read); 0 = none.
   std::atomic<int64_t> oldest_pending_since_ns_{0};
+  std::atomic<int64_t> oldest_open_transaction_since_ns_{0};
   std::atomic<int64_t> heartbeat_ns_{0};
   std::atomic<bool> postgres_ok_{false};
   std::atomic<bool> kafka_ok_{true};  // until a batch says otherwise

@@ -2,13 +2,11 @@
 
 #include <pqxx/pqxx>
 
+#include "outbox/backlog_queries.h"
 #include "outbox/lock_key.h"
 
 namespace outbox {
 namespace {
-
-// The status count stops here so `status` stays fast on a huge backlog.
-constexpr int64_t kPendingCountCap = 1000000;
 
 constexpr const char* kIso = "YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"";
 
@@ -83,16 +81,7 @@ DeadLetterRow ReadDeadLetter(const pqxx::row& row) {
 Result<OutboxStatus> OutboxAdmin::ReadStatus() const {
   return WithTransaction(dsn_, [](pqxx::work& tx) -> Result<OutboxStatus> {
     OutboxStatus status;
-    status.pending = tx.exec("SELECT count(*) FROM (SELECT 1 FROM outbox LIMIT " +
-                             std::to_string(kPendingCountCap + 1) + ") capped")[0][0]
-                         .as<int64_t>();
-    if (status.pending > kPendingCountCap) {
-      status.pending = kPendingCountCap;
-      status.pending_capped = true;
-    }
-    const pqxx::result oldest = tx.exec(
-        "SELECT extract(epoch FROM now() - created_at)::float8 FROM outbox ORDER BY id LIMIT 1");
-    if (!oldest.empty()) status.oldest_pending_age_seconds = oldest[0][0].as<double>();
+    status.backlog = QueryBacklog(tx);
     status.waiting_for_retry =
         tx.exec("SELECT count(*) FROM outbox WHERE next_attempt_at > now()")[0][0].as<int64_t>();
     for (const pqxx::row& row : tx.exec("SELECT reason, count(*) FROM outbox_dead_letter GROUP BY "

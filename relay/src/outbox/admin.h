@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "common/status.h"
+#include "core/backlog.h"
 
 namespace outbox {
 
@@ -44,9 +45,7 @@ struct DeadLetterRow {
 };
 
 struct OutboxStatus {
-  int64_t pending = 0;
-  bool pending_capped = false;  // more than pending (the count stops there)
-  double oldest_pending_age_seconds = 0;
+  Backlog backlog;
   int64_t waiting_for_retry = 0;
   std::vector<std::pair<std::string, int64_t>> dead_letters_by_reason;
   int64_t blocked_keys = 0;

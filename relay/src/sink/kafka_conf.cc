@@ -25,6 +25,8 @@ constexpr std::pair<const char*, const char*> kDefaults[] = {
     // hold a batch (and a graceful stop) far longer than useful.
     {"message.timeout.ms", "30000"},
     {"client.id", "outbox-relay"},
+    // Queue depth and broker round trips for the metrics.
+    {"statistics.interval.ms", "15000"},
 };
 
 void RouteLibrdkafkaLog(const rd_kafka_t*, int level, const char* facility, const char* message) {

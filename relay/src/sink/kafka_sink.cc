@@ -46,6 +46,7 @@ Status KafkaSink::Connect() {
   message_max_bytes_ = IntegerProperty(conf.get(), "message.max.bytes", 1000000);
   rd_kafka_conf_set_opaque(conf.get(), this);
   rd_kafka_conf_set_dr_msg_cb(conf.get(), &KafkaSink::OnDelivery);
+  rd_kafka_conf_set_stats_cb(conf.get(), &KafkaSink::OnStatistics);
   char errstr[512];
   producer_ = rd_kafka_new(RD_KAFKA_PRODUCER, conf.get(), errstr, sizeof errstr);
   if (producer_ == nullptr) {
@@ -168,6 +169,20 @@ void KafkaSink::Withdraw() {
   // Their acks could still come back on this instance; a fresh producer
   // guarantees that no report for this batch arrives later.
   rebuild_needed_ = true;
+}
+
+void KafkaSink::Poll() {
+  if (producer_ != nullptr) rd_kafka_poll(producer_, 0);
+}
+
+int KafkaSink::OnStatistics(rd_kafka_t*, char* json, size_t size, void* opaque) {
+  auto* self = static_cast<KafkaSink*>(opaque);
+  if (self->stats_handler_) {
+    if (std::optional<KafkaStats> stats = ParseKafkaStats(std::string_view(json, size))) {
+      self->stats_handler_(*stats);
+    }
+  }
+  return 0;  // librdkafka frees the JSON
 }
 
 void KafkaSink::OnDelivery(rd_kafka_t*, const rd_kafka_message_t* message, void* opaque) {

@@ -6,6 +6,7 @@
 #pragma once
 
 #include <chrono>
+#include <functional>
 #include <memory>
 #include <set>
 #include <string>
@@ -15,6 +16,7 @@
 #include "config/config.h"
 #include "core/sink.h"
 #include "sink/kafka_conf.h"
+#include "sink/kafka_stats.h"
 #include "sink/topic_inspector.h"
 
 typedef struct rd_kafka_s rd_kafka_t;
@@ -32,6 +34,14 @@ class KafkaSink : public Sink {
 
   // Checks the topic name and the size against message.max.bytes.
   std::optional<Rejection> Precheck(const OutboxMessage& message) const override;
+
+  void Poll() override;
+
+  // Receives librdkafka's statistics every statistics.interval.ms, from
+  // Publish() or Poll() on the caller's thread.
+  void set_stats_handler(std::function<void(const KafkaStats&)> handler) {
+    stats_handler_ = std::move(handler);
+  }
 
   // Topics published to for the first time are handed to the inspector,
   // which checks their durability settings in the background.
@@ -56,7 +66,10 @@ class KafkaSink : public Sink {
   int64_t message_max_bytes_ = 1000000;
   rd_kafka_t* producer_ = nullptr;
   bool rebuild_needed_ = false;
+  static int OnStatistics(rd_kafka_t*, char* json, size_t size, void* opaque);
+
   TopicInspector* inspector_ = nullptr;
+  std::function<void(const KafkaStats&)> stats_handler_;
   std::set<std::string> seen_topics_;
   // The batch being published; written by OnDelivery during poll().
   std::vector<DeliveryOutcome>* outcomes_ = nullptr;

@@ -15,6 +15,9 @@ Result<std::unique_ptr<TopicInspector>> TopicInspector::Create(const KafkaConfig
   ConfPtr conf = BuildConf(config, &problems);
   if (!problems.empty()) return Status(StatusCode::kInvalidArgument, problems.front().problem);
   char errstr[512];
+  // No statistics callback here: without this, statistics events would pile
+  // up on a queue nobody polls.
+  rd_kafka_conf_set(conf.get(), "statistics.interval.ms", "0", errstr, sizeof errstr);
   rd_kafka_t* client = rd_kafka_new(RD_KAFKA_PRODUCER, conf.get(), errstr, sizeof errstr);
   if (client == nullptr) return Status(StatusCode::kInvalidArgument, errstr);
   conf.release();  // owned by the client now

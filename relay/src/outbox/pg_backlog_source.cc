@@ -1,0 +1,36 @@
+#include "outbox/pg_backlog_source.h"
+
+#include <pqxx/pqxx>
+
+#include "outbox/backlog_queries.h"
+#include "outbox/pg_errors.h"
+
+namespace outbox {
+
+struct PgBacklogSource::Connection {
+  explicit Connection(const std::string& dsn) : pq(dsn) {}
+  pqxx::connection pq;
+};
+
+PgBacklogSource::PgBacklogSource(std::string dsn) : dsn_(std::move(dsn)) {}
+
+PgBacklogSource::~PgBacklogSource() = default;
+
+Result<Backlog> PgBacklogSource::Read() {
+  try {
+    if (!connection_ || !connection_->pq.is_open()) {
+      connection_ = std::make_unique<Connection>(dsn_);
+      pqxx::nontransaction(connection_->pq).exec("SET statement_timeout = '10s'");
+    }
+    pqxx::read_transaction tx(connection_->pq);
+    return QueryBacklog(tx);
+  } catch (const pqxx::sql_error& e) {
+    if (ClassifySqlState(e.sqlstate()) == StatusCode::kUnavailable) connection_.reset();
+    return Status(ClassifySqlState(e.sqlstate()), "SQLSTATE " + e.sqlstate() + ": " + e.what());
+  } catch (const std::exception& e) {
+    connection_.reset();
+    return Status(StatusCode::kUnavailable, e.what());
+  }
+}
+
+}  // namespace outbox
