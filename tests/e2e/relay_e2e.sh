@@ -53,7 +53,10 @@ pending_rows_for_key() { psql -tAq "$dsn" -c "SELECT count(*) FROM outbox WHERE 
 dsn=$("$root/scripts/throwaway-pg" start "$work/pg")
 start_dev_broker "$bin_dir" "$work" --topic orders:4
 config="$work/relay.yaml"
-write_relay_config "$config" "$dsn" "$DEV_BROKER_BOOTSTRAP"
+# The throwaway server trusts local connections, so the password is unused:
+# it is there to prove that it never reaches a log line or check-config.
+secret="pw-$RANDOM$RANDOM"
+write_relay_config "$config" "$dsn password=$secret" "$DEV_BROKER_BOOTSTRAP"
 relay="$bin_dir/outbox-relay"
 
 # --- the CLI contract -------------------------------------------------------
@@ -78,7 +81,9 @@ grep -q "bad.yaml:5:22: relay.batch_size: must be between 1 and 10000 (got 0)" <
 grep -q "bad.yaml:5:25: relay.surprise: unknown key" <<<"$bad_output" ||
   fail "unknown key not reported: $bad_output"
 pass "bad config: every problem reported as file:line:col, exit 78"
-"$relay" check-config --config "$config" >/dev/null || fail "check-config on a good config"
+"$relay" check-config --config "$config" >"$work/resolved.yaml" || fail "check-config on a good config"
+grep -q "password=\*\*\*" "$work/resolved.yaml" || fail "check-config must show the password redacted"
+! grep -q "$secret" "$work/resolved.yaml" || fail "check-config printed the password"
 
 # The dev broker keeps one replica: refuse mode must not start, warn mode
 # (the default) starts and says what to change.
@@ -230,4 +235,6 @@ stop_relay 2
 grep -q 'msg="second signal: exiting now' "$work/relay.log" || fail "no log line for the second signal"
 [[ $(pending_rows_for_key stuck) == 1 ]] || fail "the unacknowledged row must stay pending after a hard stop"
 pass "second signal exits at once; the row stays pending"
+! grep -q "$secret" "$work"/*.log || fail "a log line contains the database password"
+pass "the database password appears in no log line"
 echo "relay_e2e: all checks passed"
