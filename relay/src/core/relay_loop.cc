@@ -118,6 +118,8 @@ RelayLoop::BatchProgress RelayLoop::PublishBatch(std::vector<OutboxMessage>& bat
     // A permanent error fails the whole produce request, healthy rows with
     // it: send a rejected row alone before believing it is poison.
     if (outcome.kind == DeliveryKind::kRejected && to_send.size() > 1 && !held) {
+      LogInfo("the broker rejected a row sent with others; sending it alone before judging it",
+              {{"id", std::to_string(row.id)}, {"reason", outcome.reason}});
       outcome = Publish(std::span(&row, 1)).front();
     }
     if (outcome.kind == DeliveryKind::kDelivered) {

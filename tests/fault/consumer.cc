@@ -1,0 +1,101 @@
+#include "fault/consumer.h"
+
+#include <stdexcept>
+
+namespace outbox::fault {
+
+Consumer::Consumer(const std::string& bootstrap, const std::string& topic, int partitions)
+    : topic_(topic), partitions_(partitions), next_offset_(partitions, 0) {
+  rd_kafka_conf_t* conf = rd_kafka_conf_new();
+  char errstr[512];
+  for (const auto& [name, value] :
+       {std::pair<const char*, std::string>{"bootstrap.servers", bootstrap},
+        {"group.id", "fault-checker"},
+        {"enable.auto.commit", "false"},
+        {"log_level", "2"}}) {
+    rd_kafka_conf_set(conf, name, value.c_str(), errstr, sizeof errstr);
+  }
+  consumer_ = rd_kafka_new(RD_KAFKA_CONSUMER, conf, errstr, sizeof errstr);
+  if (consumer_ == nullptr) throw std::runtime_error(errstr);
+  rd_kafka_topic_partition_list_t* assignment = rd_kafka_topic_partition_list_new(partitions);
+  for (int p = 0; p < partitions; ++p) {
+    rd_kafka_topic_partition_list_add(assignment, topic.c_str(), p)->offset =
+        RD_KAFKA_OFFSET_BEGINNING;
+  }
+  rd_kafka_assign(consumer_, assignment);
+  rd_kafka_topic_partition_list_destroy(assignment);
+  thread_ = std::thread([this] { Work(); });
+}
+
+Consumer::~Consumer() {
+  stopping_ = true;
+  thread_.join();
+  rd_kafka_consumer_close(consumer_);
+  rd_kafka_destroy(consumer_);
+}
+
+void Consumer::Work() {
+  while (!stopping_) {
+    rd_kafka_message_t* m = rd_kafka_consumer_poll(consumer_, 100);
+    if (m == nullptr) continue;
+    if (m->err == RD_KAFKA_RESP_ERR_NO_ERROR) {
+      Consumed c{m->partition, m->offset, std::nullopt, "", -1, -1};
+      if (m->key != nullptr) c.key.emplace(static_cast<const char*>(m->key), m->key_len);
+      if (m->payload != nullptr) c.payload.assign(static_cast<const char*>(m->payload), m->len);
+      rd_kafka_headers_t* headers = nullptr;
+      if (rd_kafka_message_headers(m, &headers) == RD_KAFKA_RESP_ERR_NO_ERROR) {
+        const void* value;
+        size_t size;
+        if (rd_kafka_header_get_last(headers, "outbox-id", &value, &size) == 0) {
+          c.outbox_id = std::stoll(std::string(static_cast<const char*>(value), size));
+        }
+        if (rd_kafka_header_get_last(headers, "key-seq", &value, &size) == 0) {
+          c.key_seq = std::stoi(std::string(static_cast<const char*>(value), size));
+        }
+      }
+      std::lock_guard lock(mutex_);
+      records_.push_back(std::move(c));
+      next_offset_[m->partition] = m->offset + 1;
+    }
+    rd_kafka_message_destroy(m);
+  }
+}
+
+bool Consumer::CatchUp(std::chrono::seconds timeout) {
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  while (std::chrono::steady_clock::now() < deadline) {
+    bool caught_up = true;
+    for (int p = 0; p < partitions_ && caught_up; ++p) {
+      int64_t low = 0, high = 0;
+      if (rd_kafka_query_watermark_offsets(consumer_, topic_.c_str(), p, &low, &high, 5000) !=
+          RD_KAFKA_RESP_ERR_NO_ERROR) {
+        caught_up = false;
+        break;
+      }
+      std::lock_guard lock(mutex_);
+      caught_up = next_offset_[p] >= high;
+    }
+    if (caught_up) return true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  }
+  return false;
+}
+
+bool Consumer::Evicted() {
+  for (int p = 0; p < partitions_; ++p) {
+    int64_t low = 0, high = 0;
+    if (rd_kafka_query_watermark_offsets(consumer_, topic_.c_str(), p, &low, &high, 5000) ==
+            RD_KAFKA_RESP_ERR_NO_ERROR &&
+        low > 0) {
+      return true;
+    }
+  }
+  return false;
+}
+
+std::vector<Consumed> Consumer::Records() {
+  std::lock_guard lock(mutex_);
+  return records_;
+}
+
+}  // namespace outbox::fault

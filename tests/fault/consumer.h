@@ -1,0 +1,50 @@
+// The independent consumer: a plain librdkafka consumer (none of the relay's
+// code) assigned every partition from the beginning, recording what it reads.
+#pragma once
+
+#include <librdkafka/rdkafka.h>
+
+#include <atomic>
+#include <chrono>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <thread>
+#include <vector>
+
+namespace outbox::fault {
+
+struct Consumed {
+  int32_t partition;
+  int64_t offset;
+  std::optional<std::string> key;
+  std::string payload;
+  int64_t outbox_id = -1;
+  int key_seq = -1;
+};
+
+class Consumer {
+ public:
+  Consumer(const std::string& bootstrap, const std::string& topic, int partitions);
+  ~Consumer();
+
+  // Waits until the consumer has read up to each partition's end offset.
+  bool CatchUp(std::chrono::seconds timeout);
+  // True if the broker evicted data (a partition's low watermark is above 0).
+  bool Evicted();
+  std::vector<Consumed> Records();
+
+ private:
+  void Work();
+
+  rd_kafka_t* consumer_;
+  std::string topic_;
+  int partitions_;
+  std::atomic<bool> stopping_{false};
+  std::mutex mutex_;
+  std::vector<Consumed> records_;
+  std::vector<int64_t> next_offset_;
+  std::thread thread_;
+};
+
+}  // namespace outbox::fault
