@@ -153,6 +153,10 @@ class Run {
                           << "metrics: { listen: \"\" }\n";
     relay = std::make_unique<RelayProcess>(settings.bin_dir + "/outbox-relay", config,
                                            work_dir_ + "/relay.log");
+    // A second instance (standby) when the scenario asks for one; it stands
+    // by on the publisher lock and takes over when the publisher's session ends.
+    standby = std::make_unique<RelayProcess>(settings.bin_dir + "/outbox-relay", config,
+                                             work_dir_ + "/standby.log");
     consumer = std::make_unique<Consumer>(cluster.bootstrap(), kTopic, kPartitions);
     writer = std::make_unique<Writer>(owner_dsn, writer_options, seed);
   }
@@ -168,6 +172,7 @@ class Run {
     const auto until = Clock::now() + duration;
     while (Clock::now() < until) {
       if (relay->RestartIfExited()) ++unexpected_restarts;
+      if (standby->RestartIfExited()) ++unexpected_restarts;
       std::this_thread::sleep_for(
           std::min<Clock::duration>(milliseconds(100), until - Clock::now()));
     }
@@ -178,11 +183,15 @@ class Run {
     relay->Start();
     ++events;
   }
+  // Lines containing `needle` in the logs of both relay processes.
   int64_t RelayLogLines(const std::string& needle) const {
-    std::ifstream log(relay->log_path());
     int64_t count = 0;
-    for (std::string line; std::getline(log, line);)
-      count += line.find(needle) != std::string::npos;
+    for (const RelayProcess* process : {relay.get(), standby.get()}) {
+      std::ifstream log(process->log_path());
+      for (std::string line; std::getline(log, line);) {
+        count += line.find(needle) != std::string::npos;
+      }
+    }
     return count;
   }
 
@@ -190,6 +199,7 @@ class Run {
   std::mt19937_64 rng;
   std::string owner_dsn, relay_dsn;
   std::unique_ptr<RelayProcess> relay;
+  std::unique_ptr<RelayProcess> standby;  // started only by two-instance scenarios
   std::unique_ptr<Consumer> consumer;
   std::unique_ptr<Writer> writer;
   int events = 0;  // crashes, restarts and kills: each may re-send one batch
@@ -243,6 +253,7 @@ Outcome Execute(const Settings& settings, const Scenario& scenario, uint64_t see
   Outcome outcome;
   outcome.recovery_s = std::chrono::duration<double>(Clock::now() - healed).count();
   outcome.exit_code = run.relay->Stop();
+  if (run.standby->running() && run.standby->Stop() != 0) outcome.exit_code = 1;
   outcome.valid = run.consumer->CatchUp(seconds(30)) && !run.consumer->Evicted();
   outcome.figures = Check(run.owner_dsn, run.consumer->Records());
   const Figures& f = outcome.figures;
@@ -417,6 +428,32 @@ std::vector<Scenario> Scenarios() {
     r.healed_at = Clock::now();
     r.Sleep(r.Window() / 2);
   }));
+  all.push_back(Make("F2", "relay paused (SIGSTOP 3 s, then SIGCONT)", [](Run& r) {
+    r.Sleep(r.Window() / 3);
+    r.relay->Signal(SIGSTOP);
+    r.Sleep(milliseconds(3000));
+    r.relay->Signal(SIGCONT);
+    r.healed_at = Clock::now();
+    r.Sleep(r.Window() / 3);
+  }));
+  all.push_back(Make(
+      "M1", "two relays: kill -9 the publisher, standby takes over",
+      [](Run& r) {
+        r.standby->Start();
+        for (int i = 0; i < 2; ++i) {
+          r.Sleep(r.Window() / 3);
+          // The first process published first; after its kill the standby
+          // takes over and the restarted first process stands by.
+          r.KillRelay();
+        }
+        r.Sleep(milliseconds(500));
+        if (r.RelayLogLines("holding the outbox lock; publishing") < 2) {
+          r.notes.push_back("the standby never took over");
+        }
+        r.healed_at = Clock::now();
+        r.Sleep(r.Window() / 3);
+      },
+      kBatchSize));
   all.push_back(Make(
       "N", "nemesis: seeded random mix of F1/F3/F5/F9/F10/F11",
       [](Run& r) {
@@ -463,6 +500,7 @@ std::vector<Scenario> Scenarios() {
       {"F11", "lost the database session"},
       {"F13", "row moved to the dead-letter table"},
       {"F15", "writing back the batch's outcome failed"},
+      {"M1", "another relay holds the outbox lock; standing by"},
   };
   for (Scenario& scenario : all) {
     if (auto it = evidence.find(scenario.id); it != evidence.end()) scenario.evidence = it->second;
