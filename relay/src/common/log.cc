@@ -37,11 +37,9 @@ bool NeedsQuoting(std::string_view value) {
   return false;
 }
 
-void AppendValue(std::string& out, std::string_view value) {
-  if (!NeedsQuoting(value)) {
-    out.append(value);
-    return;
-  }
+// Appends `value` in double quotes with C-style escapes; other control
+// characters as `control_format` (\x%02x for logfmt, \u%04x for JSON).
+void AppendQuoted(std::string& out, std::string_view value, const char* control_format) {
   out.push_back('"');
   for (char c : value) {
     switch (c) {
@@ -63,7 +61,7 @@ void AppendValue(std::string& out, std::string_view value) {
       default:
         if (static_cast<unsigned char>(c) < 0x20) {
           char buf[8];
-          std::snprintf(buf, sizeof buf, "\\x%02x", c);
+          std::snprintf(buf, sizeof buf, control_format, c);
           out.append(buf);
         } else {
           out.push_back(c);
@@ -73,36 +71,16 @@ void AppendValue(std::string& out, std::string_view value) {
   out.push_back('"');
 }
 
-void AppendJsonString(std::string& out, std::string_view value) {
-  out.push_back('"');
-  for (char c : value) {
-    switch (c) {
-      case '"':
-        out.append("\\\"");
-        break;
-      case '\\':
-        out.append("\\\\");
-        break;
-      case '\n':
-        out.append("\\n");
-        break;
-      case '\r':
-        out.append("\\r");
-        break;
-      case '\t':
-        out.append("\\t");
-        break;
-      default:
-        if (static_cast<unsigned char>(c) < 0x20) {
-          char buf[8];
-          std::snprintf(buf, sizeof buf, "\\u%04x", c);
-          out.append(buf);
-        } else {
-          out.push_back(c);
-        }
-    }
+void AppendValue(std::string& out, std::string_view value) {
+  if (NeedsQuoting(value)) {
+    AppendQuoted(out, value, "\\x%02x");
+  } else {
+    out.append(value);
   }
-  out.push_back('"');
+}
+
+void AppendJsonString(std::string& out, std::string_view value) {
+  AppendQuoted(out, value, "\\u%04x");
 }
 
 std::string NowUtc() {
