@@ -132,7 +132,10 @@ class Run {
     Exec(owner_dsn, kFaultSchemaSql);
     GrantRelay(true);
 
+    // A fresh directory: a log left by an earlier run must not count as
+    // evidence for this one.
     work_dir_ = "/tmp/outbox-fault-" + database;
+    std::filesystem::remove_all(work_dir_);
     std::filesystem::create_directories(work_dir_);
     const std::string config = work_dir_ + "/relay.yaml";
     std::ofstream(config) << "postgres: { dsn: \"" << relay_dsn << "\" }\n"
@@ -183,6 +186,9 @@ class Run {
     relay->Start();
     ++events;
   }
+  const std::string& work_dir() const { return work_dir_; }
+  void Cleanup() const { std::filesystem::remove_all(work_dir_); }
+
   // Lines containing `needle` in the logs of both relay processes.
   int64_t RelayLogLines(const std::string& needle) const {
     int64_t count = 0;
@@ -283,6 +289,11 @@ Outcome Execute(const Settings& settings, const Scenario& scenario, uint64_t see
        "the fault left no trace in the relay log (\"" + scenario.evidence + "\")");
   for (const auto& note : run.notes) outcome.failures.push_back(note);
   for (const auto& example : f.examples) outcome.failures.push_back(example);
+  if (outcome.passed) {
+    run.Cleanup();  // keep the logs of a failed run for diagnosis
+  } else {
+    outcome.failures.push_back("logs kept in " + run.work_dir());
+  }
   return outcome;
 }
 
