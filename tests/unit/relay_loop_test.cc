@@ -333,6 +333,25 @@ TEST_F(RelayLoopTest, IsolationKeepsAKeysLaterRowsBehindItsPoisonRow) {
   EXPECT_EQ(sink.published_ids, (std::vector<int64_t>{1, 2, 3, 1, 3}));
 }
 
+TEST_F(RelayLoopTest, NeverSendsARejectedRowAloneAheadOfAnEarlierUndeliveredRowOfItsKey) {
+  AddKeyed(1, "a");  // not reported: stays pending
+  AddKeyed(2, "a");  // rejected with its request: must not overtake 1
+  AddKeyed(3, "b");  // rejected with its request: isolated and delivered
+  sink.decide = [](const OutboxMessage& m, size_t batch_size) {
+    if (m.id == 1) return Failed(DeliveryKind::kNotReported, "");
+    return batch_size > 1 ? Failed(DeliveryKind::kRejected, "invalid_record") : Delivered();
+  };
+  RelayLoop loop(store, sink, stop, observer, Options());
+
+  loop.RunOnce();
+
+  EXPECT_EQ(sink.published_ids, (std::vector<int64_t>{1, 2, 3, 3}));
+  EXPECT_TRUE(store.Contains(1));
+  EXPECT_TRUE(store.Contains(2));
+  EXPECT_FALSE(store.Contains(3));
+  EXPECT_TRUE(store.dead_letters.empty());
+}
+
 // --- shutdown -------------------------------------------------------------
 
 TEST_F(RelayLoopTest, StopWaitsForOutstandingAcksThenSettles) {

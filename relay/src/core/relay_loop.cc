@@ -114,10 +114,13 @@ RelayLoop::BatchProgress RelayLoop::PublishBatch(std::vector<OutboxMessage>& bat
   for (size_t i = 0; i < to_send.size(); ++i) {
     const OutboxMessage& row = to_send[i];
     DeliveryOutcome& outcome = outcomes[i];
-    const bool held = row.key && held_keys.count(*row.key) > 0;
+    // A row behind a dead-lettered (block_key) or undelivered earlier row of
+    // its key waits: sending it now would overtake that row.
+    const bool must_wait =
+        row.key && (held_keys.count(*row.key) > 0 || undelivered_keys.count(*row.key) > 0);
     // A permanent error fails the whole produce request, healthy rows with
     // it: send a rejected row alone before believing it is poison.
-    if (outcome.kind == DeliveryKind::kRejected && to_send.size() > 1 && !held) {
+    if (outcome.kind == DeliveryKind::kRejected && to_send.size() > 1 && !must_wait) {
       LogInfo("the broker rejected a row sent with others; sending it alone before judging it",
               {{"id", std::to_string(row.id)}, {"reason", outcome.reason}});
       outcome = Publish(std::span(&row, 1)).front();
@@ -134,7 +137,7 @@ RelayLoop::BatchProgress RelayLoop::PublishBatch(std::vector<OutboxMessage>& bat
     }
     if (row.key) undelivered_keys.insert(*row.key);
     observer_.OnNotDelivered(row, outcome);
-    if (held) continue;  // an earlier row of its key was dead-lettered: it waits
+    if (must_wait) continue;  // stays pending, charged nothing
     switch (outcome.kind) {
       case DeliveryKind::kRejected:
         DeadLetterRow(row, outcome.reason, outcome.detail, held_keys, progress);
