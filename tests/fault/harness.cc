@@ -176,8 +176,22 @@ class Run {
     while (Clock::now() < until) {
       if (relay->RestartIfExited()) ++unexpected_restarts;
       if (standby->RestartIfExited()) ++unexpected_restarts;
+      NoteRecovery();
       std::this_thread::sleep_for(
           std::min<Clock::duration>(milliseconds(100), until - Clock::now()));
+    }
+  }
+  // After the heal: the first moment delivery lag is back under a second.
+  void NoteRecovery() {
+    if (!healed_at || recovered_at) return;
+    try {
+      if (QueryCount(owner_dsn,
+                     "SELECT coalesce((SELECT (extract(epoch FROM clock_timestamp() - created_at)"
+                     " * 1000)::bigint FROM outbox ORDER BY id LIMIT 1), 0)") < 1000) {
+        recovered_at = Clock::now();
+      }
+    } catch (const std::exception&) {
+      // the database may be restarting
     }
   }
   milliseconds Window() const { return settings_.long_variant ? seconds(60) : seconds(6); }
@@ -211,6 +225,7 @@ class Run {
   int events = 0;  // crashes, restarts and kills: each may re-send one batch
   int unexpected_restarts = 0;
   std::optional<Clock::time_point> healed_at;
+  std::optional<Clock::time_point> recovered_at;
   std::vector<std::string> notes;
 
  private:
@@ -249,7 +264,8 @@ Outcome Execute(const Settings& settings, const Scenario& scenario, uint64_t see
   run.writer->Start();
   scenario.fault(run);  // applies faults for the window and heals them
   run.writer->Stop();
-  const auto healed = run.healed_at.value_or(Clock::now());
+  if (!run.healed_at) run.healed_at = Clock::now();
+  const auto healed = *run.healed_at;
 
   // Drain: every committed row delivered or dead-lettered.
   const auto deadline = Clock::now() + seconds(90);
@@ -257,7 +273,9 @@ Outcome Execute(const Settings& settings, const Scenario& scenario, uint64_t see
     run.Sleep(milliseconds(200));
   }
   Outcome outcome;
-  outcome.recovery_s = std::chrono::duration<double>(Clock::now() - healed).count();
+  run.NoteRecovery();
+  outcome.recovery_s =
+      std::chrono::duration<double>(run.recovered_at.value_or(Clock::now()) - healed).count();
   outcome.exit_code = run.relay->Stop();
   if (run.standby->running() && run.standby->Stop() != 0) outcome.exit_code = 1;
   outcome.valid = run.consumer->CatchUp(seconds(30)) && !run.consumer->Evicted();
