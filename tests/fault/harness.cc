@@ -9,8 +9,10 @@
 #include <librdkafka/rdkafka.h>
 #include <librdkafka/rdkafka_mock.h>
 #include <signal.h>
+#include <unistd.h>
 
 #include <CLI/CLI.hpp>
+#include <algorithm>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
@@ -21,6 +23,7 @@
 #include <random>
 #include <sstream>
 #include <thread>
+#include <tuple>
 
 #include "fault/checker.h"
 #include "fault/consumer.h"
@@ -108,7 +111,54 @@ struct Settings {
   std::string bin_dir;
   uint64_t seed = 0;
   bool long_variant = false;
+  // Network-partition scenarios: the harness runs in a private network
+  // namespace with nftables, and the relay runs as this uid so rules can
+  // single out its traffic (`meta skuid`).
+  bool netns = false;
+  int relay_uid = 0;
 };
+
+constexpr int kNobody = 65534;
+
+// The relay's TCP traffic (to the brokers: PostgreSQL is on a Unix socket)
+// treated by `verdict` until Heal().
+void Partition(const std::string& verdict) {
+  const std::string rules =
+      "nft add table inet outbox_fault && "
+      "nft add chain inet outbox_fault out '{ type filter hook output priority 0; }' && "
+      "nft add rule inet outbox_fault out 'meta skuid " +
+      std::to_string(kNobody) + " meta l4proto tcp " + verdict + "'";
+  if (std::system(rules.c_str()) != 0) throw std::runtime_error("nft failed: " + rules);
+}
+
+void HealPartition() {
+  if (std::system("nft delete table inet outbox_fault") != 0) {
+    throw std::runtime_error("nft delete table failed");
+  }
+}
+
+// Empty if partitions can be injected here, else why not.
+std::string PartitionUnsupported() {
+  // A namespace made by `unshare -n` has no interface but loopback, so rules
+  // here cannot reach the machine's real traffic.
+  std::ifstream devices("/proc/net/dev");
+  int interfaces = 0;
+  bool loopback_only = true;
+  for (std::string line; std::getline(devices, line);) {
+    const size_t colon = line.find(':');
+    if (colon == std::string::npos) continue;  // the two header lines
+    ++interfaces;
+    std::string name = line.substr(0, colon);
+    name.erase(0, name.find_first_not_of(' '));
+    loopback_only = loopback_only && name == "lo";
+  }
+  if (interfaces == 0 || !loopback_only) {
+    return "not in a private network namespace (run under `unshare -n`)";
+  }
+  if (std::system("nft list ruleset >/dev/null 2>&1") != 0) return "nft is not usable";
+  if (getuid() != 0) return "needs root to switch the relay to another uid";
+  return "";
+}
 
 // One scenario execution: everything a fault needs to reach.
 class Run {
@@ -154,12 +204,19 @@ class Run {
                           << "  backoff_initial_ms: 50\n  backoff_max_ms: 1000\n"
                           << "  on_undeliverable: " << policy << "\n"
                           << "metrics: { listen: \"\" }\n";
-    relay = std::make_unique<RelayProcess>(settings.bin_dir + "/outbox-relay", config,
-                                           work_dir_ + "/relay.log");
+    // Under another uid the relay runs from a copy of its binary here, so the
+    // build directory's permissions do not matter.
+    std::string binary = settings.bin_dir + "/outbox-relay";
+    if (settings.relay_uid > 0) {
+      std::filesystem::copy_file(binary, work_dir_ + "/outbox-relay");
+      binary = work_dir_ + "/outbox-relay";
+    }
+    relay = std::make_unique<RelayProcess>(binary, config, work_dir_ + "/relay.log",
+                                           settings.relay_uid);
     // A second instance (standby) when the scenario asks for one; it stands
     // by on the publisher lock and takes over when the publisher's session ends.
-    standby = std::make_unique<RelayProcess>(settings.bin_dir + "/outbox-relay", config,
-                                             work_dir_ + "/standby.log");
+    standby = std::make_unique<RelayProcess>(binary, config, work_dir_ + "/standby.log",
+                                             settings.relay_uid);
     consumer = std::make_unique<Consumer>(cluster.bootstrap(), kTopic, kPartitions);
     writer = std::make_unique<Writer>(owner_dsn, writer_options, seed);
   }
@@ -203,13 +260,19 @@ class Run {
   const std::string& work_dir() const { return work_dir_; }
   void Cleanup() const { std::filesystem::remove_all(work_dir_); }
 
-  // Lines containing `needle` in the logs of both relay processes.
-  int64_t RelayLogLines(const std::string& needle) const {
+  // Lines containing `needles` (alternatives separated by '|') in the logs
+  // of both relay processes.
+  int64_t RelayLogLines(const std::string& needles) const {
+    std::vector<std::string> alternatives;
+    std::stringstream split(needles);
+    for (std::string needle; std::getline(split, needle, '|');) alternatives.push_back(needle);
     int64_t count = 0;
     for (const RelayProcess* process : {relay.get(), standby.get()}) {
       std::ifstream log(process->log_path());
       for (std::string line; std::getline(log, line);) {
-        count += line.find(needle) != std::string::npos;
+        count += std::any_of(alternatives.begin(), alternatives.end(), [&](const auto& needle) {
+          return line.find(needle) != std::string::npos;
+        });
       }
     }
     return count;
@@ -246,6 +309,7 @@ struct Scenario {
   std::vector<std::string> kafka;  // extra librdkafka properties
   // A relay log line the fault must cause: proof it was really injected.
   std::string evidence;
+  bool needs_netns = false;
 };
 
 struct Outcome {
@@ -318,8 +382,15 @@ Outcome Execute(const Settings& settings, const Scenario& scenario, uint64_t see
 Scenario Make(std::string id, std::string title, std::function<void(Run&)> fault,
               int duplicates_per_event = 0, std::string policy = "block_key",
               WriterOptions writer = {}, std::vector<std::string> kafka = {}) {
-  return Scenario{std::move(id),     std::move(title),  std::move(fault), duplicates_per_event,
-                  std::move(policy), std::move(writer), std::move(kafka), ""};
+  return Scenario{std::move(id),
+                  std::move(title),
+                  std::move(fault),
+                  duplicates_per_event,
+                  std::move(policy),
+                  std::move(writer),
+                  std::move(kafka),
+                  "",
+                  false};
 }
 
 std::vector<Scenario> Scenarios() {
@@ -483,6 +554,32 @@ std::vector<Scenario> Scenarios() {
         r.Sleep(r.Window() / 3);
       },
       kBatchSize));
+  for (const auto& [id, title, verdict] :
+       {std::tuple{"F12a", "relay-broker partition: packets dropped 4 s", "drop"},
+        std::tuple{"F12b", "relay-broker partition: connections reset 4 s",
+                   "reject with tcp reset"},
+        std::tuple{"F12c", "random 10 % packet loss relay-broker",
+                   "numgen random mod 10 < 1 drop"}}) {
+    const std::string rule = verdict;
+    const bool lossy = std::string(id) == "F12c";
+    Scenario partition = Make(id, title, [rule, lossy](Run& r) {
+      r.Sleep(lossy ? milliseconds(500) : r.Window() / 3);
+      Partition(rule);
+      r.Sleep(lossy ? r.Window() : milliseconds(4000));
+      HealPartition();
+      r.healed_at = Clock::now();
+      r.Sleep(lossy ? milliseconds(500) : r.Window() / 3);
+    });
+    partition.needs_netns = true;
+    // A dropped or reset connection can lose an ack after the broker stored
+    // the message; the retry is then stored again on the mock (a real broker's
+    // idempotence check would drop it), so duplicates are reported, not bounded.
+    partition.duplicates_per_event = -1;
+    // Dropped packets show as timed-out batches; resets as transport errors
+    // that librdkafka may recover from before a batch times out.
+    if (!lossy) partition.evidence = "nothing in the batch was delivered|kafka client error";
+    all.push_back(std::move(partition));
+  }
   all.push_back(Make(
       "N", "nemesis: seeded random mix of F1/F3/F5/F9/F10/F11",
       [](Run& r) {
@@ -550,8 +647,13 @@ int main(int argc, char** argv) {
   cli.add_option("--scenarios", only, "comma-separated ids, e.g. F0,F1 (default: all)");
   cli.add_option("--seed", settings.seed, "seed for every random choice (printed)");
   cli.add_flag("--long", settings.long_variant, "the long variant (60 s windows, 20 kills)");
+  cli.add_flag("--netns", settings.netns,
+               "also run the network-partition scenarios (run under `unshare -n`, as root, "
+               "with nftables); the relay then runs as uid 65534");
   CLI11_PARSE(cli, argc, argv);
   signal(SIGPIPE, SIG_IGN);
+  const std::string partitions_unsupported = settings.netns ? PartitionUnsupported() : "";
+  if (settings.netns) settings.relay_uid = kNobody;
 
   std::cout << "seed " << settings.seed << (settings.long_variant ? " (long)" : " (short)") << "\n";
   std::printf("%-4s %-52s %9s %9s %4s %8s %5s %5s %4s %4s %5s %4s %5s %4s %7s %s\n", "id",
@@ -566,8 +668,16 @@ int main(int argc, char** argv) {
       continue;
     }
     const uint64_t seed = settings.seed + index;
+    if (scenario.needs_netns && !settings.netns) {
+      std::printf("%-4s %-52s %s\n", scenario.id.c_str(), scenario.title.c_str(),
+                  "not run: needs --netns");
+      continue;
+    }
     Outcome o;
     try {
+      if (scenario.needs_netns && !partitions_unsupported.empty()) {
+        throw std::runtime_error(partitions_unsupported);
+      }
       o = Execute(settings, scenario, seed);
     } catch (const std::exception& e) {
       o.passed = false;

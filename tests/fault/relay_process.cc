@@ -10,10 +10,12 @@
 
 namespace outbox::fault {
 
-RelayProcess::RelayProcess(std::string binary, std::string config_path, std::string log_path)
+RelayProcess::RelayProcess(std::string binary, std::string config_path, std::string log_path,
+                           int uid)
     : binary_(std::move(binary)),
       config_path_(std::move(config_path)),
-      log_path_(std::move(log_path)) {}
+      log_path_(std::move(log_path)),
+      uid_(uid) {}
 
 RelayProcess::~RelayProcess() {
   if (pid_ > 0) Signal(SIGKILL);
@@ -28,6 +30,7 @@ void RelayProcess::Start() {
     const int log = open(log_path_.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
     dup2(log, STDOUT_FILENO);
     dup2(log, STDERR_FILENO);
+    if (uid_ > 0 && (setgid(uid_) != 0 || setuid(uid_) != 0)) _exit(126);
     execl(binary_.c_str(), binary_.c_str(), "run", "--config", config_path_.c_str(), nullptr);
     _exit(127);
   }

@@ -10,7 +10,9 @@ namespace outbox::fault {
 
 class RelayProcess {
  public:
-  RelayProcess(std::string binary, std::string config_path, std::string log_path);
+  // `uid` > 0: the child runs as that user (and group), so that nftables
+  // rules can single out the relay's traffic with `meta skuid`.
+  RelayProcess(std::string binary, std::string config_path, std::string log_path, int uid = 0);
   ~RelayProcess();
 
   void Start();
@@ -31,6 +33,7 @@ class RelayProcess {
   std::string binary_;
   std::string config_path_;
   std::string log_path_;
+  int uid_ = 0;
   pid_t pid_ = -1;
   int starts_ = 0;
 };
