@@ -48,3 +48,37 @@ YAML
 metrics_port() {
   sed -n 's/.*msg="metrics endpoint listening".* port=\([0-9]*\).*/\1/p' "$1" | head -n 1
 }
+
+# --- for the end-to-end tests -------------------------------------------------
+
+# e2e_begin NAME: a work directory ($work) the postgres user can reach, and an
+# EXIT trap that stops the processes named by $relay_pid, $extra_pid and
+# $DEV_BROKER_PID and the throwaway PostgreSQL in $work/pg.
+e2e_begin() {
+  work=$(mktemp -d "/tmp/outbox-$1.XXXXXX")
+  chmod 755 "$work"
+  relay_pid="" extra_pid=""
+  trap e2e_cleanup EXIT
+}
+
+e2e_cleanup() {
+  local pid
+  for pid in "$relay_pid" "$extra_pid"; do
+    if [[ -n "$pid" ]]; then kill -TERM "$pid" 2>/dev/null; wait "$pid" 2>/dev/null; fi || true
+  done
+  [[ -n "${DEV_BROKER_PID:-}" ]] && kill "$DEV_BROKER_PID" 2>/dev/null || true
+  "$root/scripts/throwaway-pg" stop "$work/pg" || true
+  rm -rf "$work"
+}
+
+# fail MESSAGE: prints it with the tail of every log in $work, exits 1.
+fail() {
+  echo "FAIL: $*" >&2
+  local log
+  for log in "$work"/*.log; do
+    [[ -f "$log" ]] && { echo "--- $(basename "$log")" >&2; tail -n 20 "$log" >&2; }
+  done
+  exit 1
+}
+
+pass() { echo "ok: $*"; }

@@ -8,26 +8,7 @@ set -euo pipefail
 bin_dir=$(cd "$1" && pwd)
 root=$(cd "$(dirname "$0")/../.." && pwd)
 source "$root/scripts/lib.sh"
-work=$(mktemp -d /tmp/outbox-lag.XXXXXX)
-chmod 755 "$work"  # the postgres user must reach the server dir inside
-relay_pid="" prometheus_pid=""
-
-cleanup() {
-  if [[ -n "$relay_pid" ]]; then kill -TERM "$relay_pid" 2>/dev/null; wait "$relay_pid" 2>/dev/null; fi || true
-  if [[ -n "$prometheus_pid" ]]; then kill "$prometheus_pid" 2>/dev/null; wait "$prometheus_pid" 2>/dev/null; fi || true
-  [[ -n "${DEV_BROKER_PID:-}" ]] && kill "$DEV_BROKER_PID" 2>/dev/null || true
-  "$root/scripts/throwaway-pg" stop "$work/pg" || true
-  rm -rf "$work"
-}
-trap cleanup EXIT
-
-fail() {
-  echo "FAIL: $*" >&2
-  [[ -f "$work/relay.log" ]] && { echo "--- relay log" >&2; tail -n 20 "$work/relay.log" >&2; }
-  [[ -f "$work/prometheus.log" ]] && { echo "--- prometheus log" >&2; tail -n 10 "$work/prometheus.log" >&2; }
-  exit 1
-}
-pass() { echo "ok: $*"; }
+e2e_begin lag
 
 # metric NAME: its value in a fresh scrape of the relay.
 metric() {
@@ -66,12 +47,12 @@ for attempt in 1 2 3 4 5; do
   prometheus_port=$((20000 + RANDOM % 40000))
   prometheus --config.file="$work/prometheus.yml" --storage.tsdb.path="$work/tsdb" \
     --web.listen-address="127.0.0.1:$prometheus_port" >"$work/prometheus.log" 2>&1 &
-  prometheus_pid=$!
+  extra_pid=$!
   if wait_until 20 curl -fsS "http://127.0.0.1:$prometheus_port/-/ready"; then break; fi
-  kill "$prometheus_pid" 2>/dev/null || true; wait "$prometheus_pid" 2>/dev/null || true
-  prometheus_pid=""
+  kill "$extra_pid" 2>/dev/null || true; wait "$extra_pid" 2>/dev/null || true
+  extra_pid=""
 done
-[[ -n "$prometheus_pid" ]] || fail "prometheus did not start"
+[[ -n "$extra_pid" ]] || fail "prometheus did not start"
 pass "prometheus scrapes the relay"
 
 insert_rows() {  # insert_rows FIRST COUNT

@@ -7,24 +7,7 @@ set -euo pipefail
 bin_dir=$(cd "$1" && pwd)
 root=$(cd "$(dirname "$0")/../.." && pwd)
 source "$root/scripts/lib.sh"
-work=$(mktemp -d /tmp/outbox-e2e.XXXXXX)
-chmod 755 "$work"  # the postgres user must reach the server dir inside
-relay_pid=""
-
-cleanup() {
-  if [[ -n "$relay_pid" ]]; then kill -TERM "$relay_pid" 2>/dev/null; wait "$relay_pid" 2>/dev/null; fi || true
-  [[ -n "${DEV_BROKER_PID:-}" ]] && kill "$DEV_BROKER_PID" 2>/dev/null || true
-  "$root/scripts/throwaway-pg" stop "$work/pg" || true
-  rm -rf "$work"
-}
-trap cleanup EXIT
-
-fail() {
-  echo "FAIL: $*" >&2
-  [[ -f "$work/relay.log" ]] && { echo "--- relay log" >&2; tail -n 30 "$work/relay.log" >&2; }
-  exit 1
-}
-pass() { echo "ok: $*"; }
+e2e_begin e2e
 
 # stop_relay N: sends N SIGTERMs (0.3 s apart) and waits; sets relay_status
 # and stop_seconds.
