@@ -87,6 +87,12 @@ std::optional<Rejection> FakeSink::Precheck(const OutboxMessage& message) const 
 
 DeliveryOutcome Delivered() { return DeliveryOutcome{DeliveryKind::kDelivered, "", ""}; }
 
+DeliveryOutcome FailedForRow(std::string reason) {
+  DeliveryOutcome outcome = Failed(DeliveryKind::kRetriable, std::move(reason));
+  outcome.blames_row = true;
+  return outcome;
+}
+
 DeliveryOutcome Failed(DeliveryKind kind, std::string reason) {
   return DeliveryOutcome{kind, std::move(reason), "injected"};
 }

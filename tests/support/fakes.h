@@ -63,5 +63,7 @@ class FakeSink : public Sink {
 
 DeliveryOutcome Delivered();
 DeliveryOutcome Failed(DeliveryKind kind, std::string reason);
+// A retriable failure about the row's topic or partition (charged to the row).
+DeliveryOutcome FailedForRow(std::string reason);
 
 }  // namespace outbox::testing

@@ -26,6 +26,15 @@ TEST(KafkaErrors, TopicLevelErrorsAreRetriableNotPoison) {
   EXPECT_EQ(ClassifyKafkaError(RD_KAFKA_RESP_ERR__UNKNOWN_TOPIC), DeliveryKind::kRetriable);
 }
 
+TEST(KafkaErrors, OnlyTopicLevelRetriableErrorsBlameTheMessage) {
+  EXPECT_TRUE(BlamesMessage(RD_KAFKA_RESP_ERR_TOPIC_AUTHORIZATION_FAILED));
+  EXPECT_TRUE(BlamesMessage(RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART));
+  EXPECT_FALSE(BlamesMessage(RD_KAFKA_RESP_ERR__MSG_TIMED_OUT));
+  EXPECT_FALSE(BlamesMessage(RD_KAFKA_RESP_ERR__TRANSPORT));
+  EXPECT_FALSE(BlamesMessage(RD_KAFKA_RESP_ERR_NOT_ENOUGH_REPLICAS));
+  EXPECT_TRUE(KafkaOutcome(RD_KAFKA_RESP_ERR_TOPIC_AUTHORIZATION_FAILED, nullptr).blames_row);
+}
+
 TEST(KafkaErrors, MessageLevelErrorsAreRejected) {
   for (rd_kafka_resp_err_t err :
        {RD_KAFKA_RESP_ERR_MSG_SIZE_TOO_LARGE, RD_KAFKA_RESP_ERR_INVALID_RECORD,

@@ -11,6 +11,7 @@ namespace {
 
 using testing::Delivered;
 using testing::Failed;
+using testing::FailedForRow;
 using testing::FakeSink;
 using testing::FakeStore;
 using namespace std::chrono_literals;
@@ -169,7 +170,7 @@ TEST_F(RelayLoopTest, ARowSpecificFailureDelaysThatRowAndLaterRowsOfItsKey) {
   AddKeyed(1, "a");
   AddKeyed(2, "b");
   sink.decide = [](const OutboxMessage& m, size_t) {
-    return m.id == 1 ? Failed(DeliveryKind::kRetriable, "topic_authorization_failed") : Delivered();
+    return m.id == 1 ? FailedForRow("topic_authorization_failed") : Delivered();
   };
   RelayLoopOptions options = Options();
   options.backoff_initial = 1min;
@@ -194,12 +195,30 @@ TEST_F(RelayLoopTest, ARowSpecificFailureDelaysThatRowAndLaterRowsOfItsKey) {
   EXPECT_EQ(store.size(), 0u);
 }
 
+TEST_F(RelayLoopTest, ATimeoutInABatchThatStraddledAnOutageChargesNoRow) {
+  AddKeyed(1, "a");  // produced before the brokers went away: delivered
+  AddKeyed(2, "b");  // timed out: the connection's fault, not the row's
+  sink.decide = [](const OutboxMessage& m, size_t) {
+    return m.id == 1 ? Delivered() : Failed(DeliveryKind::kRetriable, "msg_timed_out");
+  };
+  RelayLoopOptions options = Options();
+  options.max_attempts = 1;
+  RelayLoop loop(store, sink, stop, observer, options);
+
+  loop.RunOnce();
+
+  EXPECT_TRUE(store.Contains(2));
+  EXPECT_EQ(store.row(2).attempts, 0);
+  EXPECT_TRUE(store.retries.empty());
+  EXPECT_TRUE(store.dead_letters.empty());
+}
+
 TEST_F(RelayLoopTest, DeadLettersARowAfterMaxAttempts) {
   AddKeyed(1, "a");
   AddKeyed(2, "b");
   store.row(1).attempts = 2;
   sink.decide = [](const OutboxMessage& m, size_t) {
-    return m.id == 1 ? Failed(DeliveryKind::kRetriable, "unknown_topic_or_part") : Delivered();
+    return m.id == 1 ? FailedForRow("unknown_topic_or_part") : Delivered();
   };
   RelayLoopOptions options = Options();
   options.max_attempts = 3;

@@ -55,6 +55,11 @@ struct DeliveryOutcome {
   std::string reason;
   // Human-readable detail for logs.
   std::string detail;
+  // For retriable failures: true when the error is about this message's
+  // topic or partition (authorization, unknown topic) rather than the
+  // connection (timeouts, transport). Only such failures count towards
+  // max_attempts; a connection problem is never a row's fault.
+  bool blames_row = false;
   int32_t partition = -1;
   int64_t offset = -1;
   SteadyClock::time_point reported_at{};

@@ -143,8 +143,10 @@ RelayLoop::BatchProgress RelayLoop::PublishBatch(std::vector<OutboxMessage>& bat
         DeadLetterRow(row, outcome.reason, outcome.detail, held_keys, progress);
         break;
       case DeliveryKind::kRetriable:
-        // During an outage no row is to blame: the loop backs off instead.
-        if (!outage) ScheduleRetry(row, outcome, held_keys, progress);
+        // Only a failure about this row's topic or partition, while other
+        // rows get through, is charged to the row; a connection problem (an
+        // outage, or a batch that straddled one) leaves it pending as it is.
+        if (!outage && outcome.blames_row) ScheduleRetry(row, outcome, held_keys, progress);
         break;
       case DeliveryKind::kFatal:
         progress.fatal = true;

@@ -25,6 +25,19 @@ DeliveryKind ClassifyKafkaError(rd_kafka_resp_err_t err) {
   }
 }
 
+bool BlamesMessage(rd_kafka_resp_err_t err) {
+  switch (err) {
+    case RD_KAFKA_RESP_ERR_TOPIC_AUTHORIZATION_FAILED:
+    case RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART:
+    case RD_KAFKA_RESP_ERR__UNKNOWN_TOPIC:
+    case RD_KAFKA_RESP_ERR__UNKNOWN_PARTITION:
+    case RD_KAFKA_RESP_ERR_POLICY_VIOLATION:
+      return true;
+    default:
+      return false;
+  }
+}
+
 std::string KafkaErrorReason(rd_kafka_resp_err_t err) {
   std::string reason;
   for (const char* c = rd_kafka_err2name(err); *c != '\0'; ++c) {
@@ -37,6 +50,7 @@ std::string KafkaErrorReason(rd_kafka_resp_err_t err) {
 DeliveryOutcome KafkaOutcome(rd_kafka_resp_err_t err, const char* detail) {
   DeliveryOutcome outcome;
   outcome.kind = ClassifyKafkaError(err);
+  outcome.blames_row = BlamesMessage(err);
   if (err != RD_KAFKA_RESP_ERR_NO_ERROR) {
     outcome.reason = KafkaErrorReason(err);
     outcome.detail = detail != nullptr ? detail : rd_kafka_err2str(err);

@@ -16,6 +16,10 @@ namespace outbox {
 // deliverable again, so they are never treated as poison.
 DeliveryKind ClassifyKafkaError(rd_kafka_resp_err_t err);
 
+// For retriable errors: whether the error is about the message's topic or
+// partition rather than the connection to the brokers.
+bool BlamesMessage(rd_kafka_resp_err_t err);
+
 // A bounded metric label for an error: rd_kafka_err2name lower-cased without
 // leading underscores, e.g. "msg_timed_out".
 std::string KafkaErrorReason(rd_kafka_resp_err_t err);
