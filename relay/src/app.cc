@@ -18,6 +18,7 @@
 #include "metrics/http_endpoints.h"
 #include "metrics/relay_metrics.h"
 #include "outbox/migrator.h"
+#include "outbox/network_timeouts.h"
 #include "outbox/pg_backlog_source.h"
 #include "outbox/pg_outbox_store.h"
 #include "sink/kafka_sink.h"
@@ -186,10 +187,11 @@ int RunCommand(const std::string& config_path) {
     metrics.OnKafkaStats(stats.queued_messages, stats.queued_bytes, stats.brokers_up,
                          stats.broker_rtt_seconds);
   });
-  PgBacklogSource backlog(config->postgres.dsn);
+  const std::string dsn = WithNetworkTimeouts(config->postgres.dsn);
+  PgBacklogSource backlog(dsn);
   BacklogPoller poller(backlog, metrics,
                        std::chrono::milliseconds(config->metrics.refresh_interval_ms));
-  PgOutboxStore store(config->postgres.dsn, [&metrics](bool leader) { metrics.SetLeader(leader); });
+  PgOutboxStore store(dsn, [&metrics](bool leader) { metrics.SetLeader(leader); });
   RelayLoop loop(store, **sink, stop, metrics, options);
   LogInfo("relay started", {{"version", OUTBOX_RELAY_VERSION},
                             {"postgres", RedactDsn(config->postgres.dsn)},

@@ -6,6 +6,7 @@
 #include <nlohmann/json.hpp>
 
 #include "app.h"
+#include "outbox/network_timeouts.h"
 
 namespace outbox {
 namespace {
@@ -15,7 +16,7 @@ using nlohmann::json;
 std::optional<OutboxAdmin> AdminFor(const std::string& config_path) {
   std::optional<Config> config = LoadValidConfig(config_path);
   if (!config) return std::nullopt;
-  return OutboxAdmin(config->postgres.dsn);
+  return OutboxAdmin(WithNetworkTimeouts(config->postgres.dsn));
 }
 
 int Fail(const outbox::Status& status) {
