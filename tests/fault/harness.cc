@@ -122,12 +122,18 @@ constexpr int kNobody = 65534;
 
 // The relay's TCP traffic (to the brokers: PostgreSQL is on a Unix socket)
 // treated by `verdict` until Heal().
-void Partition(const std::string& verdict) {
+// With --netns the throwaway PostgreSQL also listens on 127.0.0.1 at this
+// port and the relay connects over TCP, so its database traffic can be cut.
+constexpr int kPostgresTcpPort = 54329;
+
+// The relay's TCP traffic matching `match` (to the brokers, or to
+// PostgreSQL) treated by `verdict` until HealPartition().
+void Partition(const std::string& match, const std::string& verdict) {
   const std::string rules =
       "nft add table inet outbox_fault && "
       "nft add chain inet outbox_fault out '{ type filter hook output priority 0; }' && "
       "nft add rule inet outbox_fault out 'meta skuid " +
-      std::to_string(kNobody) + " meta l4proto tcp " + verdict + "'";
+      std::to_string(kNobody) + " " + match + " " + verdict + "'";
   if (std::system(rules.c_str()) != 0) throw std::runtime_error("nft failed: " + rules);
 }
 
@@ -176,7 +182,9 @@ class Run {
          "DO $$ BEGIN CREATE ROLE relay LOGIN; EXCEPTION WHEN duplicate_object THEN "
          "NULL; END $$");
     owner_dsn = DsnFor(server, database, "postgres");
-    relay_dsn = DsnFor(server, database, "relay");
+    relay_dsn = settings.netns ? "host=127.0.0.1 port=" + std::to_string(kPostgresTcpPort) +
+                                     " user=relay dbname=" + database
+                               : DsnFor(server, database, "relay");
     Result<MigrationReport> migrated = Migrate(owner_dsn, EmbeddedSchemaFiles());
     if (!migrated.ok()) throw std::runtime_error(migrated.status().message());
     Exec(owner_dsn, kFaultSchemaSql);
@@ -577,7 +585,7 @@ std::vector<Scenario> Scenarios() {
     const bool lossy = std::string(id) == "F12c";
     Scenario partition = Make(id, title, [rule, lossy](Run& r) {
       r.Sleep(lossy ? milliseconds(500) : r.Window() / 3);
-      Partition(rule);
+      Partition("tcp dport != " + std::to_string(kPostgresTcpPort), rule);
       r.Sleep(lossy ? r.Window() : milliseconds(4000));
       HealPartition();
       r.healed_at = Clock::now();
@@ -596,6 +604,23 @@ std::vector<Scenario> Scenarios() {
     }
     all.push_back(std::move(partition));
   }
+  Scenario database_partition =
+      Make("F12d", "relay-PostgreSQL partition: packets dropped 18 s", [](Run& r) {
+        r.Sleep(r.Window() / 3);
+        Partition("tcp dport " + std::to_string(kPostgresTcpPort), "drop");
+        // Longer than tcp_user_timeout (15 s): the relay must notice the dead
+        // connection, reconnect after the heal, and write back what it had.
+        r.Sleep(milliseconds(18000));
+        HealPartition();
+        r.healed_at = Clock::now();
+        r.Sleep(r.Window() / 3);
+      });
+  database_partition.needs_netns = true;
+  database_partition.duplicates_per_event = -1;  // acks may be lost with the connection
+  database_partition.evidence =
+      "reading the outbox failed|writing back the batch's outcome failed|lost the database "
+      "session|reading the backlog for the metrics failed";
+  all.push_back(std::move(database_partition));
   all.push_back(Make(
       "N", "nemesis: seeded random mix of F1/F3/F5/F9/F10/F11",
       [](Run& r) {
@@ -671,7 +696,10 @@ int main(int argc, char** argv) {
   CLI11_PARSE(cli, argc, argv);
   signal(SIGPIPE, SIG_IGN);
   const std::string partitions_unsupported = settings.netns ? PartitionUnsupported() : "";
-  if (settings.netns) settings.relay_uid = kNobody;
+  if (settings.netns) {
+    settings.relay_uid = kNobody;
+    setenv("THROWAWAY_PG_TCP_PORT", std::to_string(kPostgresTcpPort).c_str(), 1);
+  }
 
   std::cout << "seed " << settings.seed << (settings.long_variant ? " (long)" : " (short)") << "\n";
   std::printf("%-4s %-52s %9s %9s %4s %8s %5s %5s %4s %4s %5s %4s %5s %4s %7s %s\n", "id",
