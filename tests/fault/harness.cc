@@ -604,23 +604,34 @@ std::vector<Scenario> Scenarios() {
     }
     all.push_back(std::move(partition));
   }
-  Scenario database_partition =
-      Make("F12d", "relay-PostgreSQL partition: packets dropped 18 s", [](Run& r) {
-        r.Sleep(r.Window() / 3);
-        Partition("tcp dport " + std::to_string(kPostgresTcpPort), "drop");
-        // Longer than tcp_user_timeout (15 s): the relay must notice the dead
-        // connection, reconnect after the heal, and write back what it had.
-        r.Sleep(milliseconds(18000));
-        HealPartition();
-        r.healed_at = Clock::now();
-        r.Sleep(r.Window() / 3);
-      });
-  database_partition.needs_netns = true;
-  database_partition.duplicates_per_event = -1;  // acks may be lost with the connection
-  database_partition.evidence =
-      "reading the outbox failed|writing back the batch's outcome failed|lost the database "
-      "session|reading the backlog for the metrics failed";
-  all.push_back(std::move(database_partition));
+  // Relay-PostgreSQL: a drop longer than tcp_user_timeout (15 s), so the relay
+  // must notice the dead connection and reconnect; resets; random loss.
+  for (const auto& [id, title, verdict, outage] :
+       {std::tuple{"F12d", "relay-PostgreSQL partition: packets dropped 18 s", "drop", 18000},
+        std::tuple{"F12e", "relay-PostgreSQL partition: connections reset 4 s",
+                   "reject with tcp reset", 4000},
+        std::tuple{"F12f", "random 10 % packet loss relay-PostgreSQL",
+                   "numgen random mod 10 < 1 drop", 0}}) {
+    const std::string rule = verdict;
+    const int outage_ms = outage;
+    Scenario partition = Make(id, title, [rule, outage_ms](Run& r) {
+      const milliseconds length = outage_ms > 0 ? milliseconds(outage_ms) : r.Window();
+      r.Sleep(outage_ms > 0 ? r.Window() / 3 : milliseconds(500));
+      Partition("tcp dport " + std::to_string(kPostgresTcpPort), rule);
+      r.Sleep(length);
+      HealPartition();
+      r.healed_at = Clock::now();
+      r.Sleep(outage_ms > 0 ? r.Window() / 3 : milliseconds(500));
+    });
+    partition.needs_netns = true;
+    partition.duplicates_per_event = -1;  // acks may be lost with the connection
+    if (outage_ms > 0) {
+      partition.evidence =
+          "reading the outbox failed|writing back the batch's outcome failed|lost the database "
+          "session|reading the backlog for the metrics failed";
+    }
+    all.push_back(std::move(partition));
+  }
   all.push_back(Make(
       "N", "nemesis: seeded random mix of F1/F3/F5/F9/F10/F11",
       [](Run& r) {
