@@ -599,8 +599,11 @@ std::vector<Scenario> Scenarios() {
     // Dropped packets show as timed-out batches; resets as transport errors
     // that librdkafka may recover from before a batch times out.
     if (!lossy) {
+      // librdkafka's own lines count too: a reset it recovers from quickly may
+      // show only as a disconnect.
       partition.evidence =
-          "nothing in the batch was delivered|some messages were not delivered|kafka client error";
+          "nothing in the batch was delivered|some messages were not delivered|kafka client "
+          "error|Disconnected|reset by peer|Connection refused";
     }
     all.push_back(std::move(partition));
   }
