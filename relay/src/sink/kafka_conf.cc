@@ -25,6 +25,9 @@ constexpr std::pair<const char*, const char*> kDefaults[] = {
     // hold a batch (and a graceful stop) far longer than useful.
     {"message.timeout.ms", "30000"},
     {"client.id", "outbox-relay"},
+    // After an outage, reconnect within a second of the broker's return
+    // (librdkafka backs off up to 10 s; the Java client's cap is 1 s).
+    {"reconnect.backoff.max.ms", "1000"},
     // Queue depth and broker round trips for the metrics.
     {"statistics.interval.ms", "15000"},
 };
