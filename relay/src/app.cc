@@ -91,6 +91,10 @@ RelayLoopOptions LoopOptions(const RelaySettings& relay,
                              std::chrono::milliseconds message_timeout) {
   RelayLoopOptions options;
   options.batch_size = static_cast<size_t>(relay.batch_size);
+  // A batch always fits: the window is at least one batch.
+  options.max_in_flight_rows =
+      static_cast<size_t>(std::max(relay.max_in_flight_rows, relay.batch_size));
+  options.max_in_flight_bytes = relay.max_in_flight_bytes;
   options.poll_interval = std::chrono::milliseconds(relay.poll_interval_ms);
   options.drain_timeout = std::chrono::milliseconds(relay.drain_timeout_ms);
   options.backoff_initial = std::chrono::milliseconds(relay.backoff_initial_ms);

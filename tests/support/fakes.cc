@@ -1,5 +1,7 @@
 #include "support/fakes.h"
 
+#include <algorithm>
+
 namespace outbox::testing {
 
 void FakeStore::Add(int64_t id, std::string topic, std::optional<std::string> key) {
@@ -16,8 +18,9 @@ bool FakeStore::Waiting(int64_t id) const {
   return it != next_attempt_.end() && it->second > SteadyClock::now();
 }
 
-Result<std::vector<OutboxMessage>> FakeStore::ReadBatch(size_t max_rows) {
+Result<std::vector<OutboxMessage>> FakeStore::ReadBatch(const ReadRequest& request) {
   ++reads;
+  requests.push_back(request);
   if (fail_reads > 0) {
     --fail_reads;
     return Status(StatusCode::kUnavailable, "injected read failure");
@@ -25,8 +28,10 @@ Result<std::vector<OutboxMessage>> FakeStore::ReadBatch(size_t max_rows) {
   std::set<std::string> held;  // keys blocked by a dead letter or a waiting row
   for (const auto& [id, key] : blocked_keys_by_id_) held.insert(key);
   std::vector<OutboxMessage> batch;
+  int64_t bytes = 0;
   for (const auto& [id, row] : rows_) {
-    if (batch.size() == max_rows) break;
+    if (batch.size() == request.max_rows || bytes >= request.max_bytes) break;
+    if (id >= request.skip_from && id <= request.skip_to) continue;
     const bool keyed = row.key.has_value();
     if (keyed && held.count(*row.key) > 0) continue;
     if (Waiting(id)) {
@@ -35,6 +40,7 @@ Result<std::vector<OutboxMessage>> FakeStore::ReadBatch(size_t max_rows) {
     }
     batch.push_back(row);
     batch.back().read_at = SteadyClock::now();
+    bytes += static_cast<int64_t>(row.key.value_or("").size() + row.payload.value_or("").size());
   }
   return batch;
 }
@@ -69,15 +75,21 @@ Result<int64_t> FakeStore::CountBlockedKeys() {
   return static_cast<int64_t>(keys.size());
 }
 
-std::vector<DeliveryOutcome> FakeSink::Publish(std::span<const OutboxMessage> batch,
-                                               const GiveUp& give_up) {
+void FakeSink::Send(std::span<const OutboxMessage> batch) {
   std::vector<DeliveryOutcome> outcomes;
   batch_sizes.push_back(batch.size());
   for (const OutboxMessage& m : batch) {
     published_ids.push_back(m.id);
     outcomes.push_back(decide(m, batch.size()));
   }
+  in_flight_.push_back(std::move(outcomes));
+  max_batches_in_flight = std::max(max_batches_in_flight, in_flight_.size());
+}
+
+std::vector<DeliveryOutcome> FakeSink::AwaitOldest(const GiveUp& give_up) {
   if (before_return) before_return(give_up);
+  std::vector<DeliveryOutcome> outcomes = std::move(in_flight_.front());
+  in_flight_.pop_front();
   return outcomes;
 }
 

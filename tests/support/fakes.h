@@ -2,6 +2,7 @@
 // store follows the real one's rules on which rows are due.
 #pragma once
 
+#include <deque>
 #include <functional>
 #include <map>
 #include <set>
@@ -21,7 +22,8 @@ class FakeStore : public OutboxStore {
   // Makes every waiting row due now (as if its retry time had come).
   void MakeAllDue() { next_attempt_.clear(); }
 
-  Result<std::vector<OutboxMessage>> ReadBatch(size_t max_rows) override;
+  using OutboxStore::ReadBatch;
+  Result<std::vector<OutboxMessage>> ReadBatch(const ReadRequest& request) override;
   Status Settle(const Settlement& settlement) override;
   Result<int64_t> CountBlockedKeys() override;
 
@@ -29,6 +31,7 @@ class FakeStore : public OutboxStore {
   int fail_reads = 0;
   int fail_settles = 0;
   int reads = 0;
+  std::vector<ReadRequest> requests;  // every read's request
   int settles = 0;
 
   std::map<int64_t, DeadLetter> dead_letters;
@@ -53,12 +56,16 @@ class FakeSink : public Sink {
   std::function<void(const GiveUp&)> before_return;
   std::function<std::optional<Rejection>(const OutboxMessage&)> precheck;
 
-  std::vector<DeliveryOutcome> Publish(std::span<const OutboxMessage> batch,
-                                       const GiveUp& give_up) override;
+  void Send(std::span<const OutboxMessage> batch) override;
+  std::vector<DeliveryOutcome> AwaitOldest(const GiveUp& give_up) override;
   std::optional<Rejection> Precheck(const OutboxMessage& message) const override;
 
   std::vector<int64_t> published_ids;  // every send, in order
-  std::vector<size_t> batch_sizes;     // every Publish call's size
+  std::vector<size_t> batch_sizes;     // every Send call's size
+  size_t max_batches_in_flight = 0;    // the most Sends awaiting at once
+
+ private:
+  std::deque<std::vector<DeliveryOutcome>> in_flight_;
 };
 
 DeliveryOutcome Delivered();

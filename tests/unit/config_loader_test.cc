@@ -56,6 +56,8 @@ kafka:
   durability_check: refuse
 relay:
   batch_size: 1000
+  max_in_flight_rows: 5000
+  max_in_flight_bytes: 1048576
   poll_interval_ms: 50
   drain_timeout_ms: 0
   backoff_initial_ms: 10
@@ -78,6 +80,8 @@ log:
   EXPECT_EQ(c.kafka.topics, (std::vector<std::string>{"orders", "payments"}));
   EXPECT_EQ(c.kafka.durability_check, "refuse");
   EXPECT_EQ(c.relay.batch_size, 1000);
+  EXPECT_EQ(c.relay.max_in_flight_rows, 5000);
+  EXPECT_EQ(c.relay.max_in_flight_bytes, 1048576);
   EXPECT_EQ(c.relay.poll_interval_ms, 50);
   EXPECT_EQ(c.relay.drain_timeout_ms, 0);
   EXPECT_EQ(c.relay.backoff_initial_ms, 10);
@@ -270,6 +274,8 @@ TEST(ConfigLoader, ExampleConfigStatesEveryDefault) {
   const LoadedConfig loaded = LoadConfigFile(path, FakeEnv({{"OUTBOX_PG_PASSWORD", "x"}}));
   const Config defaults;
   EXPECT_EQ(loaded.config.relay.batch_size, defaults.relay.batch_size);
+  EXPECT_EQ(loaded.config.relay.max_in_flight_rows, defaults.relay.max_in_flight_rows);
+  EXPECT_EQ(loaded.config.relay.max_in_flight_bytes, defaults.relay.max_in_flight_bytes);
   EXPECT_EQ(loaded.config.relay.poll_interval_ms, defaults.relay.poll_interval_ms);
   EXPECT_EQ(loaded.config.relay.drain_timeout_ms, defaults.relay.drain_timeout_ms);
   EXPECT_EQ(loaded.config.relay.backoff_initial_ms, defaults.relay.backoff_initial_ms);
@@ -280,6 +286,16 @@ TEST(ConfigLoader, ExampleConfigStatesEveryDefault) {
   EXPECT_EQ(loaded.config.metrics.refresh_interval_ms, defaults.metrics.refresh_interval_ms);
   EXPECT_EQ(loaded.config.log.level, defaults.log.level);
   EXPECT_EQ(loaded.config.log.format, defaults.log.format);
+}
+
+TEST(ConfigLoader, RefusesAnInFlightWindowSmallerThanABatch) {
+  const LoadedConfig loaded = Load(R"(postgres: { dsn: "x" }
+kafka: { bootstrap_servers: "b:1" }
+relay: { batch_size: 1000, max_in_flight_rows: 999 }
+)");
+  EXPECT_EQ(Messages(loaded),
+            (std::vector<std::string>{"relay.yaml:3:48: relay.max_in_flight_rows: must not be "
+                                      "below relay.batch_size (1000)"}));
 }
 
 }  // namespace

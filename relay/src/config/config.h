@@ -46,7 +46,14 @@ struct KafkaConfig {
 struct RelaySettings {
   // Rows read and published per batch.
   int batch_size = 500;
-  // Sleep between polls when the outbox is empty.
+  // Rows read ahead and awaiting broker acks, at most (at least batch_size):
+  // batches are pipelined up to this, and memory is bounded by it.
+  int max_in_flight_rows = 2000;
+  // Key + payload bytes in flight, at most (one row is always allowed).
+  int max_in_flight_bytes = 16 << 20;
+  // Longest wait for new rows when caught up. With the notify trigger
+  // (schema/0003) a commit ends the wait at once; without it the relay
+  // polls, adaptively, at most this far apart.
   int poll_interval_ms = 200;
   // On SIGTERM: how long to wait for outstanding broker acks.
   int drain_timeout_ms = 10000;

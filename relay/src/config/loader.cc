@@ -241,6 +241,19 @@ void ReadConfig(const YAML::Node& root, Reader& reader, Config* config,
                    [&](const YAML::Node& v, const std::string& k) {
                      reader.Int(v, k, 1, 10000, &relay.batch_size);
                    }},
+                  {"max_in_flight_rows",
+                   [&](const YAML::Node& v, const std::string& k) {
+                     reader.Int(v, k, 1, 1000000, &relay.max_in_flight_rows);
+                     if (relay.max_in_flight_rows < relay.batch_size) {
+                       reader.Problem(v, k,
+                                      "must not be below relay.batch_size (" +
+                                          std::to_string(relay.batch_size) + ")");
+                     }
+                   }},
+                  {"max_in_flight_bytes",
+                   [&](const YAML::Node& v, const std::string& k) {
+                     reader.Int(v, k, 1024, 1 << 30, &relay.max_in_flight_bytes);
+                   }},
                   {"poll_interval_ms",
                    [&](const YAML::Node& v, const std::string& k) {
                      reader.Int(v, k, 1, 60000, &relay.poll_interval_ms);

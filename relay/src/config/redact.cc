@@ -46,6 +46,8 @@ std::string RenderRedactedConfig(const Config& config) {
   const RelaySettings& r = config.relay;
   out << YAML::Key << "relay" << YAML::Value << YAML::BeginMap;
   out << YAML::Key << "batch_size" << YAML::Value << r.batch_size;
+  out << YAML::Key << "max_in_flight_rows" << YAML::Value << r.max_in_flight_rows;
+  out << YAML::Key << "max_in_flight_bytes" << YAML::Value << r.max_in_flight_bytes;
   out << YAML::Key << "poll_interval_ms" << YAML::Value << r.poll_interval_ms;
   out << YAML::Key << "drain_timeout_ms" << YAML::Value << r.drain_timeout_ms;
   out << YAML::Key << "backoff_initial_ms" << YAML::Value << r.backoff_initial_ms;

@@ -22,13 +22,15 @@ class RelayObserver {
   virtual void OnBlockedKeys(int64_t count) { (void)count; }
   virtual void OnStoreResult(bool ok) { (void)ok; }
   virtual void OnSinkResult(bool any_delivered) { (void)any_delivered; }
-  // Rows handed to the sink and not yet reported (0 after each batch).
+  // Rows handed to the sink and not yet reported.
   virtual void OnInFlight(size_t rows) { (void)rows; }
   // A batch from read to settled: rows read, seconds taken.
   virtual void OnBatch(size_t rows, double seconds) {
     (void)rows;
     (void)seconds;
   }
+  // Whether the database's notifications wake the relay (false: it polls).
+  virtual void OnNotifications(bool working) { (void)working; }
   // Each loop iteration: the loop is alive.
   virtual void OnHeartbeat() {}
 };

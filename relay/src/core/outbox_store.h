@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "common/status.h"
+#include "common/stop_signal.h"
 #include "core/message.h"
 
 namespace outbox {
@@ -43,6 +44,23 @@ struct Settlement {
   }
 };
 
+// What to read. Rows with ids in [skip_from, skip_to] are not read: they are
+// the batches still in flight (0, 0 = skip nothing; ids start at 1).
+struct ReadRequest {
+  size_t max_rows = 0;
+  // Stop adding rows once key + payload bytes reach this (at least one row
+  // is always read, so a single large row cannot stall the relay).
+  int64_t max_bytes = INT64_MAX;
+  int64_t skip_from = 0;
+  int64_t skip_to = 0;
+};
+
+// How an idle wait for new rows ended.
+enum class Wakeup {
+  kNotified,  // the database announced newly committed rows
+  kTimedOut,  // nothing announced (or the store cannot listen); poll
+};
+
 class OutboxStore {
  public:
   virtual ~OutboxStore() = default;
@@ -52,7 +70,22 @@ class OutboxStore {
   // removed, so a row whose transaction commits late is read by a later
   // call. Not due: rows waiting for a retry, later rows of the same key
   // (per-key order), and rows of keys blocked by a dead letter.
-  virtual Result<std::vector<OutboxMessage>> ReadBatch(size_t max_rows) = 0;
+  virtual Result<std::vector<OutboxMessage>> ReadBatch(const ReadRequest& request) = 0;
+  Result<std::vector<OutboxMessage>> ReadBatch(size_t max_rows) {
+    return ReadBatch(ReadRequest{.max_rows = max_rows});
+  }
+
+  // Waits up to `timeout` for the database to announce newly committed rows;
+  // returns early (kTimedOut) when `stop` is requested. A store that cannot
+  // listen just waits.
+  virtual Wakeup AwaitNewRows(std::chrono::milliseconds timeout, const StopSignal& stop) {
+    stop.WaitFor(timeout);
+    return Wakeup::kTimedOut;
+  }
+
+  // Whether AwaitNewRows can be woken by the database (it listens, and the
+  // notify trigger exists). Without it the relay only polls.
+  virtual bool listening() const { return false; }
 
   // Applies a settlement atomically. Safe to repeat after an unknown outcome:
   // rows already removed or moved are ignored.

@@ -19,14 +19,15 @@ RelayLoop::RelayLoop(OutboxStore& store, Sink& sink, const StopSignal& stop,
       observer_(observer),
       options_(options),
       loop_backoff_(options.backoff_initial, options.backoff_max),
-      row_backoff_(options.backoff_initial, options.backoff_max) {}
+      row_backoff_(options.backoff_initial, options.backoff_max),
+      idle_waits_(options.poll_interval) {}
 
 Status RelayLoop::Run() {
   RefreshBlockedKeys(/*force=*/true);
   Step step;
   while ((step = RunOnce()) != Step::kStopped && step != Step::kFatal) {
   }
-  // The last batch's outcomes are written back even when stop came
+  // The last batches' outcomes are written back even when stop came
   // mid-batch; if the database is away they are lost, and the rows are
   // simply sent again after the restart.
   if (!unsettled_.empty() && !Settle()) {
@@ -44,54 +45,84 @@ Status RelayLoop::Run() {
 RelayLoop::Step RelayLoop::RunOnce() {
   observer_.OnHeartbeat();
   if (!unsettled_.empty() && !Settle()) {
+    // Reports of batches in flight are still collected (they join what
+    // awaits the database); nothing new is read until it is back.
+    if (!in_flight_.empty()) return CompleteOldest();
     return stop_.requested() ? Step::kStopped : BackOff();
   }
-  if (stop_.requested()) return Step::kStopped;
+  if (stop_.requested()) {
+    // Drain: collect what is in flight (up to drain_timeout), read nothing.
+    return in_flight_.empty() ? Step::kStopped : CompleteOldest();
+  }
   RefreshBlockedKeys(/*force=*/false);
 
-  const auto started = SteadyClock::now();
-  Result<std::vector<OutboxMessage>> batch = store_.ReadBatch(options_.batch_size);
-  observer_.OnStoreResult(batch.ok());
-  if (!batch.ok()) {
-    LogWarn("reading the outbox failed; backing off",
-            {{"code", StatusCodeName(batch.status().code())},
-             {"error", batch.status().message()},
-             {"failures", std::to_string(loop_backoff_.failures() + 1)}});
-    return BackOff();
+  bool caught_up = true;
+  if (CanReadAhead() && !ReadAndSend(caught_up)) {
+    return in_flight_.empty() ? BackOff() : CompleteOldest();
   }
-  if (batch->empty()) {
-    sink_.Poll();
-    stop_.WaitFor(options_.poll_interval);
-    return Step::kIdle;
+  if (in_flight_.empty()) {
+    // Everything read was settled without sending (dead letters), or
+    // nothing was due.
+    if (!unsettled_.empty()) return Step::kPublished;
+    return Idle();
   }
-  const BatchProgress progress = PublishBatch(*batch);
-  if (!unsettled_.empty()) Settle();
-  observer_.OnBatch(batch->size(),
-                    std::chrono::duration<double>(SteadyClock::now() - started).count());
-  if (progress.dead_lettered > 0) RefreshBlockedKeys(/*force=*/true);
-
-  consecutive_fatal_ = progress.fatal ? consecutive_fatal_ + 1 : 0;
-  if (consecutive_fatal_ >= options_.max_consecutive_fatal) {
-    LogError("the kafka producer keeps failing fatally; exiting so that it starts afresh",
-             {{"batches", std::to_string(consecutive_fatal_)}});
-    return Step::kFatal;
-  }
-  if (progress.delivered + progress.dead_lettered == 0) return BackOff();
-  loop_backoff_.Reset();
-  return Step::kPublished;
+  // Read further ahead while there is room and rows are waiting; otherwise
+  // collect the oldest batch.
+  if (!caught_up && CanReadAhead()) return Step::kPublished;
+  return CompleteOldest();
 }
 
-RelayLoop::BatchProgress RelayLoop::PublishBatch(std::vector<OutboxMessage>& batch) {
-  BatchProgress progress;
-  // Keys whose later rows in this batch must wait (block_key, after a dead
-  // letter) and keys with a row that was not delivered (for order checks).
-  std::set<std::string> held_keys;
-  std::set<std::string> undelivered_keys;
+bool RelayLoop::CanReadAhead() const {
+  if (in_flight_.empty()) return true;
+  if (one_at_a_time_) return false;
+  return in_flight_rows_ < options_.max_in_flight_rows &&
+         in_flight_bytes_ < options_.max_in_flight_bytes;
+}
 
-  std::vector<OutboxMessage> to_send;
-  to_send.reserve(batch.size());
-  for (OutboxMessage& row : batch) {
-    if (row.key && held_keys.count(*row.key) > 0) continue;  // stays pending
+ReadRequest RelayLoop::NextRead() const {
+  ReadRequest request;
+  request.max_rows = std::min(options_.batch_size, options_.max_in_flight_rows - in_flight_rows_);
+  request.max_bytes = options_.max_in_flight_bytes - in_flight_bytes_;
+  for (const InFlightBatch& batch : in_flight_) {
+    if (request.skip_from == 0 || batch.lowest_id < request.skip_from) {
+      request.skip_from = batch.lowest_id;
+    }
+    request.skip_to = std::max(request.skip_to, batch.highest_id);
+  }
+  return request;
+}
+
+bool RelayLoop::ReadAndSend(bool& caught_up) {
+  const ReadRequest request = NextRead();
+  InFlightBatch batch;
+  batch.read_started = SteadyClock::now();
+  Result<std::vector<OutboxMessage>> rows = store_.ReadBatch(request);
+  observer_.OnStoreResult(rows.ok());
+  if (!rows.ok()) {
+    LogWarn("reading the outbox failed; backing off",
+            {{"code", StatusCodeName(rows.status().code())},
+             {"error", rows.status().message()},
+             {"failures", std::to_string(loop_backoff_.failures() + 1)}});
+    return false;
+  }
+  caught_up = rows->size() < request.max_rows;
+  bool new_rows = false;
+  for (const OutboxMessage& row : *rows) {
+    if (row.id > highest_id_read_) {
+      highest_id_read_ = row.id;
+      new_rows = true;
+    }
+  }
+  RecordWakeup(new_rows);
+  if (rows->empty()) return true;
+  batch.read = rows->size();
+  batch.lowest_id = rows->front().id;
+  batch.highest_id = rows->front().id;
+  batch.rows.reserve(rows->size());
+  for (OutboxMessage& row : *rows) {
+    batch.lowest_id = std::min(batch.lowest_id, row.id);
+    batch.highest_id = std::max(batch.highest_id, row.id);
+    if (row.key && batch.held_keys.count(*row.key) > 0) continue;  // stays pending
     std::optional<Rejection> rejection;
     if (!row.defect.empty()) {
       rejection = Rejection{row.defect_reason, row.defect};
@@ -99,20 +130,85 @@ RelayLoop::BatchProgress RelayLoop::PublishBatch(std::vector<OutboxMessage>& bat
       rejection = sink_.Precheck(row);
     }
     if (rejection) {
-      DeadLetterRow(row, rejection->reason, rejection->detail, held_keys, progress);
+      DeadLetterRow(row, rejection->reason, rejection->detail, batch.held_keys, batch.progress);
       continue;
     }
-    to_send.push_back(std::move(row));
+    batch.bytes += static_cast<int64_t>((row.key ? row.key->size() : 0) +
+                                        (row.payload ? row.payload->size() : 0));
+    batch.rows.push_back(std::move(row));
   }
-  if (to_send.empty()) return progress;
+  if (batch.rows.empty()) {
+    // Only dead letters: settled with the next write-back.
+    if (batch.progress.dead_lettered > 0) RefreshBlockedKeys(/*force=*/true);
+    loop_backoff_.Reset();
+    return true;
+  }
+  batch.sent_at = SteadyClock::now();
+  sink_.Send(batch.rows);
+  in_flight_rows_ += batch.rows.size();
+  in_flight_bytes_ += batch.bytes;
+  in_flight_.push_back(std::move(batch));
+  ReportInFlight();
+  return true;
+}
 
-  std::vector<DeliveryOutcome> outcomes = Publish(to_send);
+RelayLoop::Step RelayLoop::CompleteOldest() {
+  InFlightBatch batch = std::move(in_flight_.front());
+  in_flight_.pop_front();
+  std::vector<DeliveryOutcome> outcomes =
+      sink_.AwaitOldest([&] { return ShouldGiveUp(batch.sent_at); });
+  in_flight_rows_ -= batch.rows.size();
+  in_flight_bytes_ -= batch.bytes;
+  ReportInFlight();
+  observer_.OnSinkResult(std::any_of(outcomes.begin(), outcomes.end(), [](const auto& o) {
+    return o.kind == DeliveryKind::kDelivered;
+  }));
+  DecideOutcomes(batch, outcomes);
+  const BatchProgress& progress = batch.progress;
+  if (!unsettled_.empty()) Settle();
+  observer_.OnBatch(batch.read,
+                    std::chrono::duration<double>(SteadyClock::now() - batch.read_started).count());
+  if (progress.dead_lettered > 0) RefreshBlockedKeys(/*force=*/true);
+  if (in_flight_.empty()) troubled_keys_.clear();
+  one_at_a_time_ = progress.troubled;
+
+  // Batches that were in flight with a fatal one failed on the same
+  // producer: together they count once.
+  if (progress.fatal && fatal_shadow_ > 0) {
+    --fatal_shadow_;
+  } else {
+    consecutive_fatal_ = progress.fatal ? consecutive_fatal_ + 1 : 0;
+    fatal_shadow_ = progress.fatal ? in_flight_.size() : 0;
+  }
+  if (consecutive_fatal_ >= options_.max_consecutive_fatal) {
+    LogError("the kafka producer keeps failing fatally; exiting so that it starts afresh",
+             {{"batches", std::to_string(consecutive_fatal_)}});
+    return Step::kFatal;
+  }
+  if (progress.delivered + progress.dead_lettered == 0) {
+    return stop_.requested() ? Step::kPublished : BackOff();
+  }
+  loop_backoff_.Reset();
+  return Step::kPublished;
+}
+
+void RelayLoop::DecideOutcomes(InFlightBatch& batch, std::vector<DeliveryOutcome>& outcomes) {
+  const std::vector<OutboxMessage>& rows = batch.rows;
+  BatchProgress& progress = batch.progress;
+  std::set<std::string>& held_keys = batch.held_keys;
+  // Keys with a row not delivered (from this batch, or from an earlier batch
+  // while this one was in flight).
+  std::set<std::string>& undelivered_keys = troubled_keys_;
+  // With later batches in flight, a row cannot be sent alone or retried
+  // without overtaking them: it stays pending, charged nothing, and the loop
+  // goes one batch at a time until it is handled.
+  const bool alone = in_flight_.empty();
   const bool outage = std::none_of(outcomes.begin(), outcomes.end(), [](const auto& o) {
     return o.kind == DeliveryKind::kDelivered || o.kind == DeliveryKind::kRejected;
   });
 
-  for (size_t i = 0; i < to_send.size(); ++i) {
-    const OutboxMessage& row = to_send[i];
+  for (size_t i = 0; i < rows.size(); ++i) {
+    const OutboxMessage& row = rows[i];
     DeliveryOutcome& outcome = outcomes[i];
     // A row behind a dead-lettered (block_key) or undelivered earlier row of
     // its key waits: sending it now would overtake that row.
@@ -120,10 +216,11 @@ RelayLoop::BatchProgress RelayLoop::PublishBatch(std::vector<OutboxMessage>& bat
         row.key && (held_keys.count(*row.key) > 0 || undelivered_keys.count(*row.key) > 0);
     // A permanent error fails the whole produce request, healthy rows with
     // it: send a rejected row alone before believing it is poison.
-    if (outcome.kind == DeliveryKind::kRejected && to_send.size() > 1 && !must_wait) {
+    if (outcome.kind == DeliveryKind::kRejected && rows.size() > 1 && !must_wait && alone) {
       LogInfo("the broker rejected a row sent with others; sending it alone before judging it",
               {{"id", std::to_string(row.id)}, {"reason", outcome.reason}});
-      outcome = Publish(std::span(&row, 1)).front();
+      const auto resent = SteadyClock::now();
+      outcome = sink_.Publish(std::span(&row, 1), [&] { return ShouldGiveUp(resent); }).front();
     }
     if (outcome.kind == DeliveryKind::kDelivered) {
       if (row.key && undelivered_keys.count(*row.key) > 0) {
@@ -135,9 +232,10 @@ RelayLoop::BatchProgress RelayLoop::PublishBatch(std::vector<OutboxMessage>& bat
       ++progress.delivered;
       continue;
     }
+    progress.troubled = true;
     if (row.key) undelivered_keys.insert(*row.key);
     observer_.OnNotDelivered(row, outcome);
-    if (must_wait) continue;  // stays pending, charged nothing
+    if (must_wait || !alone) continue;  // stays pending, charged nothing
     switch (outcome.kind) {
       case DeliveryKind::kRejected:
         DeadLetterRow(row, outcome.reason, outcome.detail, held_keys, progress);
@@ -156,7 +254,7 @@ RelayLoop::BatchProgress RelayLoop::PublishBatch(std::vector<OutboxMessage>& bat
         break;
     }
   }
-  const size_t failed = to_send.size() - progress.delivered;
+  const size_t failed = rows.size() - progress.delivered;
   if (failed > 0) {
     const auto first = std::find_if(outcomes.begin(), outcomes.end(), [](const auto& o) {
       return o.kind != DeliveryKind::kDelivered;
@@ -164,24 +262,34 @@ RelayLoop::BatchProgress RelayLoop::PublishBatch(std::vector<OutboxMessage>& bat
     LogWarn(outage ? "nothing in the batch was delivered; backing off"
                    : "some messages were not delivered",
             {{"failed", std::to_string(failed)},
-             {"batch", std::to_string(to_send.size())},
+             {"batch", std::to_string(rows.size())},
              {"kind", DeliveryKindName(first->kind)},
              {"reason", first->reason},
              {"error", first->detail}});
   }
-  return progress;
 }
 
-std::vector<DeliveryOutcome> RelayLoop::Publish(std::span<const OutboxMessage> messages) {
-  const auto started = SteadyClock::now();
-  observer_.OnInFlight(messages.size());
-  std::vector<DeliveryOutcome> outcomes =
-      sink_.Publish(messages, [&] { return ShouldGiveUp(started); });
-  observer_.OnInFlight(0);
-  observer_.OnSinkResult(std::any_of(outcomes.begin(), outcomes.end(), [](const auto& o) {
-    return o.kind == DeliveryKind::kDelivered;
-  }));
-  return outcomes;
+RelayLoop::Step RelayLoop::Idle() {
+  sink_.Poll();
+  // What this wake-up finds is known after the next read (RecordWakeup).
+  last_wakeup_ = store_.AwaitNewRows(idle_waits_.next(), stop_);
+  return Step::kIdle;
+}
+
+void RelayLoop::RecordWakeup(bool new_rows) {
+  if (!last_wakeup_) return;
+  const bool listening = store_.listening();
+  const IdleWaits::Change change = idle_waits_.Record(*last_wakeup_, listening, new_rows);
+  last_wakeup_.reset();
+  if (change == IdleWaits::Change::kNotificationsLost) {
+    LogWarn(
+        "new rows keep arriving without a notification; polling instead (is a "
+        "transaction-pooling PgBouncer between the relay and the database?)",
+        {{"polls", std::to_string(IdleWaits::kUnannouncedLimit)}});
+  } else if (change == IdleWaits::Change::kNotificationsBack) {
+    LogInfo("notifications of new rows are arriving again");
+  }
+  observer_.OnNotifications(idle_waits_.notifications_working());
 }
 
 void RelayLoop::DeadLetterRow(const OutboxMessage& row, const std::string& reason,
@@ -245,9 +353,11 @@ RelayLoop::Step RelayLoop::BackOff() {
   return Step::kBackedOff;
 }
 
-bool RelayLoop::ShouldGiveUp(SteadyClock::time_point publish_started) const {
+void RelayLoop::ReportInFlight() { observer_.OnInFlight(in_flight_rows_); }
+
+bool RelayLoop::ShouldGiveUp(SteadyClock::time_point sent_at) const {
   const auto now = SteadyClock::now();
-  if (now - publish_started >= options_.publish_timeout) return true;
+  if (now - sent_at >= options_.publish_timeout) return true;
   const auto stop_at = stop_.requested_at();
   return stop_at && now - *stop_at >= options_.drain_timeout;
 }

@@ -1,8 +1,16 @@
-// The relay loop: read a batch of committed rows, publish it, then settle it
-// in one transaction: remove exactly the rows the broker acknowledged, move
-// rows that can never be delivered to the dead-letter table, and schedule
-// row-specific retries. No I/O types here: the store and the sink are
-// interfaces, so every failure path is unit-testable with fakes.
+// The relay loop: read batches of committed rows, publish them, then settle
+// each in one transaction: remove exactly the rows the broker acknowledged,
+// move rows that can never be delivered to the dead-letter table, and
+// schedule row-specific retries. No I/O types here: the store and the sink
+// are interfaces, so every failure path is unit-testable with fakes.
+//
+// Pipelining: while earlier batches wait for their acks, the loop settles
+// what came back and reads and sends the next batch, up to
+// max_in_flight_rows and max_in_flight_bytes. Batches are sent in id order
+// on one producer, so each key's rows reach their partition in order. When a
+// batch comes back with a row not delivered, the loop stops reading ahead
+// until everything in flight is back, and handles the failure as a
+// one-batch loop would (isolation, retries, held keys).
 //
 // Threading: Run()/RunOnce() on one thread; the StopSignal may be requested
 // from any thread.
@@ -11,6 +19,8 @@
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
+#include <deque>
+#include <optional>
 #include <set>
 #include <string>
 #include <vector>
@@ -18,6 +28,7 @@
 #include "common/status.h"
 #include "common/stop_signal.h"
 #include "core/backoff.h"
+#include "core/idle_waits.h"
 #include "core/observer.h"
 #include "core/outbox_store.h"
 #include "core/sink.h"
@@ -32,7 +43,11 @@ enum class UndeliverablePolicy {
 
 struct RelayLoopOptions {
   size_t batch_size = 500;
-  // Sleep when the outbox is empty.
+  // Rows and key + payload bytes read but not yet acknowledged and settled:
+  // the relay's memory bound, whatever the backlog.
+  size_t max_in_flight_rows = 2000;
+  int64_t max_in_flight_bytes = 16 << 20;
+  // Longest wait when caught up (a notification ends it early).
   std::chrono::milliseconds poll_interval{200};
   // Longest wait for a batch's delivery reports in normal operation. Must
   // exceed the producer's message.timeout.ms so that librdkafka always
@@ -66,7 +81,7 @@ class RelayLoop {
   Status Run();
 
   enum class Step {
-    kIdle,       // nothing due; slept poll_interval
+    kIdle,       // nothing due; waited for new rows
     kPublished,  // a batch made progress (delivered or dead-lettered rows)
     kBackedOff,  // nothing made progress; slept the back-off delay
     kStopped,    // stop was requested; nothing more to do
@@ -82,10 +97,34 @@ class RelayLoop {
     size_t delivered = 0;
     size_t dead_lettered = 0;
     bool fatal = false;
+    bool troubled = false;  // a row was not delivered
   };
 
-  BatchProgress PublishBatch(std::vector<OutboxMessage>& batch);
-  std::vector<DeliveryOutcome> Publish(std::span<const OutboxMessage> messages);
+  // A batch handed to the sink, awaiting its reports.
+  struct InFlightBatch {
+    std::vector<OutboxMessage> rows;
+    // Keys whose later rows in this batch waited for a dead letter.
+    std::set<std::string> held_keys;
+    size_t read = 0;  // rows read, including those settled without sending
+    int64_t bytes = 0;
+    int64_t lowest_id = 0;
+    int64_t highest_id = 0;
+    SteadyClock::time_point read_started{};
+    SteadyClock::time_point sent_at{};
+    BatchProgress progress;
+  };
+
+  bool CanReadAhead() const;
+  ReadRequest NextRead() const;
+  // Reads a batch and sends it; returns false if the read failed.
+  // `caught_up` = the read returned fewer rows than asked for.
+  bool ReadAndSend(bool& caught_up);
+  // Collects the oldest batch's reports and decides each row's fate.
+  Step CompleteOldest();
+  void DecideOutcomes(InFlightBatch& batch, std::vector<DeliveryOutcome>& outcomes);
+  Step Idle();
+  // Tells idle_waits_ what the read after the last idle wait found.
+  void RecordWakeup(bool new_rows);
   // Records a row that can never be delivered as it is.
   void DeadLetterRow(const OutboxMessage& row, const std::string& reason, const std::string& error,
                      std::set<std::string>& held_keys, BatchProgress& progress);
@@ -94,8 +133,9 @@ class RelayLoop {
   // Writes unsettled_ back; false if the store failed (it is kept).
   bool Settle();
   void RefreshBlockedKeys(bool force);
+  void ReportInFlight();
   Step BackOff();
-  bool ShouldGiveUp(SteadyClock::time_point publish_started) const;
+  bool ShouldGiveUp(SteadyClock::time_point sent_at) const;
 
   OutboxStore& store_;
   Sink& sink_;
@@ -104,8 +144,23 @@ class RelayLoop {
   RelayLoopOptions options_;
   Backoff loop_backoff_;
   Backoff row_backoff_;
+  IdleWaits idle_waits_;
+  std::optional<Wakeup> last_wakeup_;
   int consecutive_fatal_ = 0;
+  size_t fatal_shadow_ = 0;
   SteadyClock::time_point blocked_keys_refreshed_{};
+  // Batches sent and not yet reported, oldest first.
+  std::deque<InFlightBatch> in_flight_;
+  size_t in_flight_rows_ = 0;
+  int64_t in_flight_bytes_ = 0;
+  // Keys with a row not delivered in a batch while later batches were in
+  // flight: a delivery of theirs in a later batch broke the key's order.
+  std::set<std::string> troubled_keys_;
+  // A batch came back with a row not delivered: read nothing more until
+  // the batches in flight are back, then go one batch at a time until a
+  // batch is delivered whole.
+  bool one_at_a_time_ = false;
+  int64_t highest_id_read_ = 0;
   // Settling comes before reading anything new, so a database outage
   // re-sends nothing it need not.
   Settlement unsettled_;

@@ -18,12 +18,23 @@ class Sink {
   // Returns true when the caller stops waiting for outstanding reports.
   using GiveUp = std::function<bool()>;
 
-  // Publishes `batch` in order and waits until every message has a report or
-  // `give_up()` returns true. Returns one outcome per message, same order.
-  // Messages without a report by then are kNotReported and withdrawn: the
-  // sink never reports them later.
-  virtual std::vector<DeliveryOutcome> Publish(std::span<const OutboxMessage> batch,
-                                               const GiveUp& give_up) = 0;
+  // Starts publishing `batch` in order and returns at once; the messages are
+  // copied. Several batches may be in flight; their reports are collected
+  // with AwaitOldest() in the order the batches were sent.
+  virtual void Send(std::span<const OutboxMessage> batch) = 0;
+
+  // Waits until every message of the oldest batch in flight has a report or
+  // `give_up()` returns true, and returns one outcome per message, in order.
+  // On giving up, every batch in flight is withdrawn: its messages without
+  // a report are kNotReported and never reported later.
+  virtual std::vector<DeliveryOutcome> AwaitOldest(const GiveUp& give_up) = 0;
+
+  // Send() and AwaitOldest() for one batch, with nothing else in flight.
+  std::vector<DeliveryOutcome> Publish(std::span<const OutboxMessage> batch,
+                                       const GiveUp& give_up) {
+    Send(batch);
+    return AwaitOldest(give_up);
+  }
 
   // Serves the client's callbacks (statistics, errors) while no batch is
   // being published.

@@ -99,6 +99,13 @@ RelayMetrics::RelayMetrics(const std::string& version)
                         "0 while it stands by.")
                   .Register(*registry_)
                   .Add({})),
+      notify_working_(prometheus::BuildGauge()
+                          .Name("outbox_relay_notify_working")
+                          .Help("1 while notifications from the outbox_notify trigger wake the "
+                                "relay; 0 while it polls (no trigger, or notifications lost, "
+                                "e.g. behind a transaction-pooling PgBouncer).")
+                          .Register(*registry_)
+                          .Add({})),
       in_flight_(prometheus::BuildGauge()
                      .Name("outbox_relay_in_flight_messages")
                      .Help("Messages handed to the producer and not yet reported.")

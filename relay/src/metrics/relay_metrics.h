@@ -39,6 +39,7 @@ class RelayMetrics : public RelayObserver {
   void OnStoreResult(bool ok) override;
   void OnSinkResult(bool any_delivered) override;
   void OnHeartbeat() override;
+  void OnNotifications(bool working) override { notify_working_.Set(working ? 1 : 0); }
 
   // Whether this instance holds the outbox lock (publishes) or stands by.
   void SetLeader(bool leader) { leader_.Set(leader ? 1 : 0); }
@@ -66,6 +67,7 @@ class RelayMetrics : public RelayObserver {
   prometheus::Gauge& kafka_up_;
   prometheus::Gauge& last_success_;
   prometheus::Gauge& leader_;
+  prometheus::Gauge& notify_working_;
   prometheus::Gauge& in_flight_;
   prometheus::Histogram& batch_size_;
   prometheus::Histogram& batch_duration_;

@@ -16,17 +16,36 @@ namespace {
 // unless it waits for a retry, an earlier row of its key waits for one
 // (per-key order), or a dead letter blocks its key; both probes use small
 // partial indexes (schema/0002).
+//
+// $1 rows at most; ids in [$2, $3] are in flight and skipped (two index
+// range scans, below and above them, so in-flight rows are never visited);
+// rows are added while the key + payload bytes before them stay under $4.
 constexpr const char* kReadBatchSql = R"(
-SELECT o.id, o.topic, o.key, o.payload, o.headers::text,
-       extract(epoch FROM clock_timestamp() - o.created_at)::float8, o.attempts
-  FROM outbox o
- WHERE (o.next_attempt_at IS NULL OR o.next_attempt_at <= now())
-   AND NOT EXISTS (SELECT 1 FROM outbox w
-                    WHERE w.next_attempt_at > now() AND w.key = o.key AND w.id < o.id)
-   AND NOT EXISTS (SELECT 1 FROM outbox_dead_letter d
-                    WHERE d.blocks_key AND d.key = o.key)
- ORDER BY o.id
- LIMIT $1)";
+WITH due AS (
+  (SELECT o.* FROM outbox o WHERE o.id < $2
+    AND (o.next_attempt_at IS NULL OR o.next_attempt_at <= now())
+    AND NOT EXISTS (SELECT 1 FROM outbox w
+                     WHERE w.next_attempt_at > now() AND w.key = o.key AND w.id < o.id)
+    AND NOT EXISTS (SELECT 1 FROM outbox_dead_letter d WHERE d.blocks_key AND d.key = o.key)
+    ORDER BY o.id LIMIT $1)
+  UNION ALL
+  (SELECT o.* FROM outbox o WHERE o.id > $3
+    AND (o.next_attempt_at IS NULL OR o.next_attempt_at <= now())
+    AND NOT EXISTS (SELECT 1 FROM outbox w
+                     WHERE w.next_attempt_at > now() AND w.key = o.key AND w.id < o.id)
+    AND NOT EXISTS (SELECT 1 FROM outbox_dead_letter d WHERE d.blocks_key AND d.key = o.key)
+    ORDER BY o.id LIMIT $1)),
+first AS (
+  SELECT * FROM due ORDER BY id LIMIT $1),
+sized AS (
+  SELECT f.*, sum(coalesce(octet_length(f.key), 0) + coalesce(octet_length(f.payload), 0))
+                OVER (ORDER BY f.id ROWS UNBOUNDED PRECEDING) AS bytes_through
+    FROM first f)
+SELECT id, topic, key, payload, headers::text,
+       extract(epoch FROM clock_timestamp() - created_at)::float8, attempts
+  FROM sized
+ WHERE bytes_through - coalesce(octet_length(key), 0) - coalesce(octet_length(payload), 0) < $4
+ ORDER BY id)";
 
 constexpr const char* kRemoveSql = "DELETE FROM outbox WHERE id = ANY($1::bigint[])";
 
@@ -54,6 +73,13 @@ UPDATE outbox o
        next_attempt_at = now() + i.delay_ms * interval '1 millisecond'
   FROM unnest($1::bigint[], $2::text[], $3::bigint[]) AS i(id, error, delay_ms)
  WHERE o.id = i.id)";
+
+// Whether schema/0003's trigger is there and enabled; without it nothing
+// would ever be announced, and the relay polls without complaint.
+constexpr const char* kNotifyTriggerSql = R"(
+SELECT EXISTS (SELECT 1 FROM pg_trigger
+                WHERE tgrelid = 'outbox'::regclass AND tgname = 'outbox_notify'
+                  AND tgenabled <> 'D'))";
 
 constexpr const char* kCountBlockedKeysSql =
     "SELECT count(DISTINCT key) FROM outbox_dead_letter WHERE blocks_key";
@@ -109,9 +135,20 @@ std::string Column(const std::vector<T>& rows, Field field) {
 
 }  // namespace
 
+// Counts notifications on the relay's channel (schema/0003's trigger).
+class NewRowsListener : public pqxx::notification_receiver {
+ public:
+  explicit NewRowsListener(pqxx::connection_base& c) : pqxx::notification_receiver(c, kChannel) {}
+  void operator()(const std::string&, int) override { ++received; }
+  static constexpr const char* kChannel = "outbox_relay";
+  int received = 0;
+};
+
 struct PgOutboxStore::Connection {
   explicit Connection(const std::string& dsn) : pq(dsn) {}
   pqxx::connection pq;
+  // Declared after pq: destroyed (UNLISTEN) before the connection closes.
+  std::unique_ptr<NewRowsListener> listener;
 };
 
 PgOutboxStore::PgOutboxStore(std::string dsn, LockCallback on_lock_change)
@@ -132,6 +169,14 @@ Status PgOutboxStore::EnsureConnected() {
     connection->pq.prepare("remove", kRemoveSql);
     connection->pq.prepare("dead_letter", kDeadLetterSql);
     connection->pq.prepare("retry_later", kRetryLaterSql);
+    const bool trigger =
+        pqxx::nontransaction(connection->pq).exec(kNotifyTriggerSql)[0][0].as<bool>();
+    if (trigger) connection->listener = std::make_unique<NewRowsListener>(connection->pq);
+    if (listening_logged_ != trigger) {
+      LogInfo(trigger ? "listening for new rows (notify trigger outbox_notify)"
+                      : "no notify trigger on the outbox; polling for new rows");
+      listening_logged_ = trigger;
+    }
     connection_ = std::move(connection);
     return Status::Ok();
   } catch (const std::exception& e) {
@@ -184,12 +229,16 @@ bool PgOutboxStore::TryLock() {
   return true;
 }
 
-Result<std::vector<OutboxMessage>> PgOutboxStore::ReadBatch(size_t max_rows) {
+Result<std::vector<OutboxMessage>> PgOutboxStore::ReadBatch(const ReadRequest& request) {
   if (Status s = EnsureConnected(); !s.ok()) return s;
   try {
     if (!holds_lock_ && !TryLock()) return std::vector<OutboxMessage>{};
     pqxx::nontransaction tx(connection_->pq);
-    const pqxx::result rows = tx.exec_prepared("read_batch", static_cast<int64_t>(max_rows));
+    // Nothing in flight: one range, everything above 0.
+    const bool skip = request.skip_to > 0;
+    const pqxx::result rows = tx.exec_prepared(
+        "read_batch", static_cast<int64_t>(request.max_rows), skip ? request.skip_from : int64_t{0},
+        skip ? request.skip_to : int64_t{0}, request.max_bytes);
     const auto read_at = SteadyClock::now();
     std::vector<OutboxMessage> batch;
     batch.reserve(rows.size());
@@ -213,10 +262,45 @@ Result<std::vector<OutboxMessage>> PgOutboxStore::ReadBatch(size_t max_rows) {
   }
 }
 
+bool PgOutboxStore::listening() const { return connection_ && connection_->listener; }
+
+Wakeup PgOutboxStore::AwaitNewRows(std::chrono::milliseconds timeout, const StopSignal& stop) {
+  if (!listening()) {
+    stop.WaitFor(timeout);
+    return Wakeup::kTimedOut;
+  }
+  // In slices, so that a stop request ends the wait promptly.
+  const auto deadline = SteadyClock::now() + timeout;
+  try {
+    for (;;) {
+      const auto left =
+          std::chrono::duration_cast<std::chrono::microseconds>(deadline - SteadyClock::now());
+      if (left.count() <= 0 || stop.requested()) return Wakeup::kTimedOut;
+      const auto slice = std::min<std::chrono::microseconds>(left, std::chrono::milliseconds(50));
+      // Also serves notifications that arrived during earlier statements.
+      if (connection_->pq.await_notification(0, static_cast<long>(slice.count())) > 0) {
+        return Wakeup::kNotified;
+      }
+    }
+  } catch (const std::exception& e) {
+    // The next statement reconnects; the caller polls meanwhile.
+    const Status status = Classify(e);
+    LogWarn("waiting for notifications failed", {{"error", status.message()}});
+    return Wakeup::kTimedOut;
+  }
+}
+
 Status PgOutboxStore::Settle(const Settlement& settlement) {
   if (settlement.empty()) return Status::Ok();
   if (Status s = EnsureConnected(); !s.ok()) return s;
   try {
+    if (settlement.dead_letters.empty() && settlement.retries.empty()) {
+      // The common case is one statement: no BEGIN/COMMIT round trips.
+      pqxx::nontransaction tx(connection_->pq);
+      tx.exec_prepared("remove",
+                       Column(settlement.delivered, [](int64_t id) { return std::to_string(id); }));
+      return Status::Ok();
+    }
     pqxx::work tx(connection_->pq);
     if (!settlement.delivered.empty()) {
       tx.exec_prepared("remove",

@@ -11,6 +11,7 @@
 
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 
 #include "core/outbox_store.h"
@@ -25,7 +26,11 @@ class PgOutboxStore : public OutboxStore {
   explicit PgOutboxStore(std::string dsn, LockCallback on_lock_change = {});
   ~PgOutboxStore() override;
 
-  Result<std::vector<OutboxMessage>> ReadBatch(size_t max_rows) override;
+  using OutboxStore::ReadBatch;
+  Result<std::vector<OutboxMessage>> ReadBatch(const ReadRequest& request) override;
+  // Waits for a notification from schema/0003's trigger, if it exists.
+  Wakeup AwaitNewRows(std::chrono::milliseconds timeout, const StopSignal& stop) override;
+  bool listening() const override;
   Status Settle(const Settlement& settlement) override;
   Result<int64_t> CountBlockedKeys() override;
 
@@ -44,6 +49,7 @@ class PgOutboxStore : public OutboxStore {
   LockCallback on_lock_change_;
   bool holds_lock_ = false;
   bool standby_logged_ = false;
+  std::optional<bool> listening_logged_;  // what was last logged
 };
 
 }  // namespace outbox

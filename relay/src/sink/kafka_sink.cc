@@ -59,7 +59,7 @@ Status KafkaSink::Connect() {
 
 void KafkaSink::Disconnect() {
   if (producer_ == nullptr) return;
-  outcomes_ = nullptr;  // reports served from here on belong to no batch
+  in_flight_.clear();  // reports served from here on belong to no batch
   rd_kafka_purge(producer_, RD_KAFKA_PURGE_F_QUEUE | RD_KAFKA_PURGE_F_INFLIGHT);
   rd_kafka_poll(producer_, 0);
   rd_kafka_destroy(producer_);
@@ -84,17 +84,22 @@ std::optional<Rejection> KafkaSink::Precheck(const OutboxMessage& m) const {
   return std::nullopt;
 }
 
-std::vector<DeliveryOutcome> KafkaSink::Publish(std::span<const OutboxMessage> batch,
-                                                const GiveUp& give_up) {
-  std::vector<DeliveryOutcome> outcomes(batch.size());
+void KafkaSink::Send(std::span<const OutboxMessage> batch) {
+  InFlight sent;
+  sent.outcomes.resize(batch.size());
   if (rebuild_needed_ || producer_ == nullptr) {
+    // Nothing still in flight may be reported by a producer that is gone.
+    if (!in_flight_.empty()) Withdraw();
     LogInfo("rebuilding the kafka producer");
+    std::deque<InFlight> withdrawn = std::move(in_flight_);
     Disconnect();
+    in_flight_ = std::move(withdrawn);
     if (Status s = Connect(); !s.ok()) {
-      for (DeliveryOutcome& o : outcomes) {
+      for (DeliveryOutcome& o : sent.outcomes) {
         o = {DeliveryKind::kFatal, "producer_create_failed", s.message()};
       }
-      return outcomes;
+      in_flight_.push_back(std::move(sent));
+      return;
     }
   }
   if (inspector_ != nullptr) {
@@ -102,22 +107,34 @@ std::vector<DeliveryOutcome> KafkaSink::Publish(std::span<const OutboxMessage> b
       if (seen_topics_.insert(m.topic).second) inspector_->CheckInBackground(m.topic);
     }
   }
-  outcomes_ = &outcomes;
-  outstanding_ = 0;
-  Enqueue(batch, give_up);
-  AwaitReports(give_up);
-  if (outstanding_ > 0) Withdraw();
-  outcomes_ = nullptr;
+  sent.first_seq = next_seq_;
+  next_seq_ += batch.size();
+  in_flight_.push_back(std::move(sent));
+  Enqueue(batch, in_flight_.back());
+}
+
+std::vector<DeliveryOutcome> KafkaSink::AwaitOldest(const GiveUp& give_up) {
+  // Reports that arrived while the caller was busy are served first, so a
+  // batch whose acks are all in is complete even if give_up() is true.
+  if (producer_ != nullptr) rd_kafka_poll(producer_, 0);
+  while (in_flight_.front().outstanding > 0 && !give_up()) {
+    rd_kafka_poll(producer_, 50);
+  }
+  if (in_flight_.front().outstanding > 0) Withdraw();
+  std::vector<DeliveryOutcome> outcomes = std::move(in_flight_.front().outcomes);
+  in_flight_.pop_front();
 
   char fatal[512];
-  if (rd_kafka_fatal_error(producer_, fatal, sizeof fatal) != RD_KAFKA_RESP_ERR_NO_ERROR) {
+  if (producer_ != nullptr &&
+      rd_kafka_fatal_error(producer_, fatal, sizeof fatal) != RD_KAFKA_RESP_ERR_NO_ERROR &&
+      !rebuild_needed_) {
     LogError("kafka producer hit a fatal error; it will be rebuilt", {{"error", fatal}});
     rebuild_needed_ = true;
   }
   return outcomes;
 }
 
-void KafkaSink::Enqueue(std::span<const OutboxMessage> batch, const GiveUp& give_up) {
+void KafkaSink::Enqueue(std::span<const OutboxMessage> batch, InFlight& in_flight) {
   for (size_t i = 0; i < batch.size(); ++i) {
     const OutboxMessage& m = batch[i];
     const std::string id = std::to_string(m.id);
@@ -126,6 +143,7 @@ void KafkaSink::Enqueue(std::span<const OutboxMessage> batch, const GiveUp& give
     const size_t key_size = m.key ? m.key->size() : 0;
     void* value = m.payload ? const_cast<char*>(m.payload->data()) : nullptr;
     const size_t value_size = m.payload ? m.payload->size() : 0;
+    void* opaque = reinterpret_cast<void*>(static_cast<uintptr_t>(in_flight.first_seq + i));
     for (;;) {
       rd_kafka_headers_t* headers = rd_kafka_headers_new(m.headers.size() + 1);
       rd_kafka_header_add(headers, "outbox-id", -1, id.data(), id.size());
@@ -135,40 +153,41 @@ void KafkaSink::Enqueue(std::span<const OutboxMessage> batch, const GiveUp& give
       const rd_kafka_resp_err_t err = rd_kafka_producev(
           producer_, RD_KAFKA_V_TOPIC(m.topic.c_str()), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
           RD_KAFKA_V_KEY(key, key_size), RD_KAFKA_V_VALUE(value, value_size),
-          RD_KAFKA_V_HEADERS(headers),
-          RD_KAFKA_V_OPAQUE(reinterpret_cast<void*>(static_cast<uintptr_t>(i))), RD_KAFKA_V_END);
+          RD_KAFKA_V_HEADERS(headers), RD_KAFKA_V_OPAQUE(opaque), RD_KAFKA_V_END);
       if (err == RD_KAFKA_RESP_ERR_NO_ERROR) {
-        ++outstanding_;
+        ++in_flight.outstanding;
         break;
       }
       rd_kafka_headers_destroy(headers);
       // A full local queue drains as reports are served; retrying the same
       // message before the next one keeps the batch in order.
-      if (err == RD_KAFKA_RESP_ERR__QUEUE_FULL && !give_up()) {
+      if (err == RD_KAFKA_RESP_ERR__QUEUE_FULL) {
         rd_kafka_poll(producer_, 10);
         continue;
       }
-      (*outcomes_)[i] = KafkaOutcome(err, nullptr);
+      in_flight.outcomes[i] = KafkaOutcome(err, nullptr);
       break;
     }
   }
 }
 
-void KafkaSink::AwaitReports(const GiveUp& give_up) {
-  while (outstanding_ > 0 && !give_up()) {
-    rd_kafka_poll(producer_, 50);
-  }
+size_t KafkaSink::outstanding() const {
+  size_t n = 0;
+  for (const InFlight& batch : in_flight_) n += batch.outstanding;
+  return n;
 }
 
 void KafkaSink::Withdraw() {
   LogWarn("giving up on outstanding delivery reports; those rows stay pending",
-          {{"outstanding", std::to_string(outstanding_)}});
+          {{"outstanding", std::to_string(outstanding())}});
   rd_kafka_purge(producer_, RD_KAFKA_PURGE_F_QUEUE | RD_KAFKA_PURGE_F_INFLIGHT);
   // Purged messages are reported on the next poll.
-  for (int i = 0; i < 20 && outstanding_ > 0; ++i) rd_kafka_poll(producer_, 50);
+  for (int i = 0; i < 20 && outstanding() > 0; ++i) rd_kafka_poll(producer_, 50);
   // Their acks could still come back on this instance; a fresh producer
-  // guarantees that no report for this batch arrives later.
+  // guarantees that no report for these batches arrives later. Messages
+  // still without a report stay kNotReported.
   rebuild_needed_ = true;
+  for (InFlight& batch : in_flight_) batch.outstanding = 0;
 }
 
 void KafkaSink::Poll() {
@@ -187,15 +206,17 @@ int KafkaSink::OnStatistics(rd_kafka_t*, char* json, size_t size, void* opaque) 
 
 void KafkaSink::OnDelivery(rd_kafka_t*, const rd_kafka_message_t* message, void* opaque) {
   auto* self = static_cast<KafkaSink*>(opaque);
-  if (self->outcomes_ == nullptr) return;
-  const auto index = reinterpret_cast<uintptr_t>(message->_private);
-  if (index >= self->outcomes_->size()) return;
-  DeliveryOutcome outcome =
-      KafkaOutcome(message->err, message->err ? rd_kafka_err2str(message->err) : nullptr);
-  outcome.partition = message->partition;
-  outcome.offset = message->offset;
-  (*self->outcomes_)[index] = std::move(outcome);
-  --self->outstanding_;
+  const auto seq = static_cast<uint64_t>(reinterpret_cast<uintptr_t>(message->_private));
+  for (InFlight& batch : self->in_flight_) {
+    if (seq < batch.first_seq || seq >= batch.first_seq + batch.outcomes.size()) continue;
+    DeliveryOutcome outcome =
+        KafkaOutcome(message->err, message->err ? rd_kafka_err2str(message->err) : nullptr);
+    outcome.partition = message->partition;
+    outcome.offset = message->offset;
+    batch.outcomes[seq - batch.first_seq] = std::move(outcome);
+    --batch.outstanding;
+    return;
+  }
 }
 
 }  // namespace outbox

@@ -1,11 +1,13 @@
 // Sink on Kafka via librdkafka: the only place that produces. librdkafka
 // errors stop here and become DeliveryOutcomes.
 //
-// Threading: Publish() from one thread at a time. Delivery reports are served
-// only from poll() on that thread, so no locking is needed around them.
+// Threading: one thread at a time. Delivery reports are served only from
+// poll() on that thread, so no locking is needed around them.
 #pragma once
 
 #include <chrono>
+#include <cstdint>
+#include <deque>
 #include <functional>
 #include <memory>
 #include <set>
@@ -29,8 +31,8 @@ class KafkaSink : public Sink {
   static Result<std::unique_ptr<KafkaSink>> Create(const KafkaConfig& config);
   ~KafkaSink() override;
 
-  std::vector<DeliveryOutcome> Publish(std::span<const OutboxMessage> batch,
-                                       const GiveUp& give_up) override;
+  void Send(std::span<const OutboxMessage> batch) override;
+  std::vector<DeliveryOutcome> AwaitOldest(const GiveUp& give_up) override;
 
   // Checks the topic name and the size against message.max.bytes.
   std::optional<Rejection> Precheck(const OutboxMessage& message) const override;
@@ -38,7 +40,7 @@ class KafkaSink : public Sink {
   void Poll() override;
 
   // Receives librdkafka's statistics every statistics.interval.ms, from
-  // Publish() or Poll() on the caller's thread.
+  // any call that polls, on the caller's thread.
   void set_stats_handler(std::function<void(const KafkaStats&)> handler) {
     stats_handler_ = std::move(handler);
   }
@@ -54,11 +56,18 @@ class KafkaSink : public Sink {
   explicit KafkaSink(KafkaConfig config);
   Status Connect();
   void Disconnect();
-  void Enqueue(std::span<const OutboxMessage> batch, const GiveUp& give_up);
-  void AwaitReports(const GiveUp& give_up);
-  // Withdraws whatever is still queued or in flight so no report for this
-  // batch can arrive later; the producer is rebuilt before the next batch.
+  // A batch sent and not yet collected. Its messages carry sequence numbers
+  // first_seq, first_seq + 1, ... as their opaque, to find it by.
+  struct InFlight {
+    uint64_t first_seq = 0;
+    std::vector<DeliveryOutcome> outcomes;
+    size_t outstanding = 0;
+  };
+  void Enqueue(std::span<const OutboxMessage> batch, InFlight& in_flight);
+  // Withdraws whatever is still queued or in flight so no report for these
+  // batches can arrive later; the producer is rebuilt before the next batch.
   void Withdraw();
+  size_t outstanding() const;
   static void OnDelivery(rd_kafka_t*, const rd_kafka_message_t* message, void* opaque);
 
   KafkaConfig config_;
@@ -71,9 +80,9 @@ class KafkaSink : public Sink {
   TopicInspector* inspector_ = nullptr;
   std::function<void(const KafkaStats&)> stats_handler_;
   std::set<std::string> seen_topics_;
-  // The batch being published; written by OnDelivery during poll().
-  std::vector<DeliveryOutcome>* outcomes_ = nullptr;
-  size_t outstanding_ = 0;
+  // Batches sent, oldest first; written by OnDelivery during poll().
+  std::deque<InFlight> in_flight_;
+  uint64_t next_seq_ = 0;
 };
 
 }  // namespace outbox

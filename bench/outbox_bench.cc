@@ -1,0 +1,509 @@
+// outbox-bench: the measuring half of bench/run. Each subcommand does one
+// measurement against a running PostgreSQL (and broker, relay) and prints
+// one result line; bench/run starts the services and strings them together.
+//
+//   fill     pre-fill the outbox (server-side, so filling costs no client time)
+//   ceiling  the database's own limit: read a batch, delete it, repeat
+//   drain    watch a relay empty the outbox: messages/s, CPU, peak RSS
+//   steady   writers at a fixed rate + an independent Kafka consumer:
+//            commit -> Kafka latency, the relay's own histogram, lag
+#include <httplib.h>
+#include <librdkafka/rdkafka.h>
+#include <unistd.h>
+
+#include <CLI/CLI.hpp>
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <fstream>
+#include <iostream>
+#include <map>
+#include <mutex>
+#include <pqxx/pqxx>
+#include <sstream>
+#include <string>
+#include <thread>
+#include <unordered_map>
+#include <vector>
+
+#include "outbox/pg_outbox_store.h"
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+using WallClock = std::chrono::system_clock;
+using namespace std::chrono_literals;
+
+double SecondsSince(Clock::time_point start) {
+  return std::chrono::duration<double>(Clock::now() - start).count();
+}
+
+int64_t WallMicros() {
+  return std::chrono::duration_cast<std::chrono::microseconds>(WallClock::now().time_since_epoch())
+      .count();
+}
+
+// Nearest-rank percentile of an unsorted sample, in the sample's unit.
+double Percentile(std::vector<double> values, double p) {
+  if (values.empty()) return NAN;
+  std::sort(values.begin(), values.end());
+  const size_t rank = static_cast<size_t>(std::ceil(p / 100.0 * values.size()));
+  return values[std::clamp<size_t>(rank, 1, values.size()) - 1];
+}
+
+// ---- fill -------------------------------------------------------------------
+
+int Fill(const std::string& dsn, int64_t rows, int keys, int payload_bytes,
+         const std::string& topic) {
+  pqxx::connection c(dsn);
+  const auto started = Clock::now();
+  constexpr int64_t kChunk = 500000;
+  for (int64_t done = 0; done < rows; done += kChunk) {
+    const int64_t n = std::min(kChunk, rows - done);
+    pqxx::work tx(c);
+    tx.exec("INSERT INTO outbox (topic, key, payload, headers) SELECT " + tx.quote(topic) +
+            ", 'key-' || (i % " + std::to_string(keys) + "), convert_to(repeat('x', " +
+            std::to_string(payload_bytes) + "), 'UTF8'), '{\"type\": \"bench\"}' " +
+            "FROM generate_series(" + std::to_string(done + 1) + ", " + std::to_string(done + n) +
+            ") i");
+    tx.commit();
+  }
+  pqxx::nontransaction(c).exec("VACUUM ANALYZE outbox");
+  std::printf("fill: %lld rows of %d B over %d keys in %.1f s\n", static_cast<long long>(rows),
+              payload_bytes, keys, SecondsSince(started));
+  return 0;
+}
+
+// ---- ceiling ----------------------------------------------------------------
+
+// The relay's own read and delete statements (PgOutboxStore), with no broker
+// in between: the fastest this database empties the outbox.
+int Ceiling(const std::string& dsn, size_t batch_size) {
+  outbox::PgOutboxStore store(dsn);
+  int64_t rows = 0;
+  const auto started = Clock::now();
+  for (;;) {
+    outbox::Result<std::vector<outbox::OutboxMessage>> batch = store.ReadBatch(batch_size);
+    if (!batch.ok()) {
+      std::fprintf(stderr, "ceiling: %s\n", batch.status().message().c_str());
+      return 1;
+    }
+    if (batch->empty()) break;
+    outbox::Settlement settlement;
+    for (const outbox::OutboxMessage& m : *batch) settlement.delivered.push_back(m.id);
+    if (outbox::Status s = store.Settle(settlement); !s.ok()) {
+      std::fprintf(stderr, "ceiling: %s\n", s.message().c_str());
+      return 1;
+    }
+    rows += static_cast<int64_t>(batch->size());
+  }
+  const double seconds = SecondsSince(started);
+  std::printf("ceiling: %lld rows in %.2f s = %.0f rows/s (batch %zu)\n",
+              static_cast<long long>(rows), seconds, rows / seconds, batch_size);
+  return 0;
+}
+
+// ---- drain ------------------------------------------------------------------
+
+struct ProcessSample {
+  double cpu_seconds = 0;
+  double rss_mib = 0;
+  double peak_rss_mib = 0;  // VmHWM: the process's high-water mark
+};
+
+ProcessSample SampleProcess(int pid) {
+  ProcessSample sample;
+  std::ifstream stat("/proc/" + std::to_string(pid) + "/stat");
+  std::string text((std::istreambuf_iterator<char>(stat)), std::istreambuf_iterator<char>());
+  // Fields after the parenthesised command name; utime and stime are 14, 15.
+  std::istringstream fields(text.substr(text.rfind(')') + 2));
+  std::string field;
+  double ticks = 0;
+  for (int i = 3; i <= 15 && fields >> field; ++i) {
+    if (i >= 14) ticks += std::stod(field);
+  }
+  sample.cpu_seconds = ticks / static_cast<double>(sysconf(_SC_CLK_TCK));
+  std::ifstream status("/proc/" + std::to_string(pid) + "/status");
+  std::string line;
+  while (std::getline(status, line)) {
+    if (line.rfind("VmRSS:", 0) == 0) sample.rss_mib = std::stod(line.substr(6)) / 1024;
+    if (line.rfind("VmHWM:", 0) == 0) sample.peak_rss_mib = std::stod(line.substr(6)) / 1024;
+  }
+  return sample;
+}
+
+// Waits for the relay (pid) to empty the outbox; the clock starts when the
+// first row goes, so the relay's start-up is not counted.
+int Drain(const std::string& dsn, int pid, const std::string& label, double timeout_s) {
+  pqxx::connection c(dsn);
+  const auto first_id = [&] {
+    const pqxx::result r = pqxx::nontransaction(c).exec("SELECT min(id) FROM outbox");
+    return r[0][0].is_null() ? int64_t{-1} : r[0][0].as<int64_t>();
+  };
+  const auto count = [&] {
+    return pqxx::nontransaction(c).exec("SELECT count(*) FROM outbox")[0][0].as<int64_t>();
+  };
+  const int64_t rows = count();
+  const int64_t initial_first = first_id();
+  const auto waiting = Clock::now();
+  while (first_id() == initial_first && SecondsSince(waiting) < timeout_s) {
+    std::this_thread::sleep_for(1ms);
+  }
+  const auto started = Clock::now();
+  const ProcessSample before = SampleProcess(pid);
+  ProcessSample during;
+  double max_rss = 0;
+  while (first_id() != -1) {
+    if (SecondsSince(waiting) > timeout_s) {
+      std::fprintf(stderr, "drain: not empty after %.0f s\n", timeout_s);
+      return 1;
+    }
+    during = SampleProcess(pid);
+    max_rss = std::max(max_rss, during.rss_mib);
+    std::this_thread::sleep_for(20ms);
+  }
+  const double seconds = SecondsSince(started);
+  const ProcessSample after = SampleProcess(pid);
+  const double cpu = after.cpu_seconds - before.cpu_seconds;
+  std::printf(
+      "drain%s: %lld msgs in %.2f s = %.0f msg/s; relay CPU %.3f s per 1000 msgs; "
+      "peak RSS %.1f MiB\n",
+      label.c_str(), static_cast<long long>(rows), seconds, rows / seconds, cpu * 1000 / rows,
+      std::max(after.peak_rss_mib, max_rss));
+  return 0;
+}
+
+// ---- steady -----------------------------------------------------------------
+
+struct Committed {
+  int64_t id;
+  int64_t commit_us;
+};
+
+struct Consumed {
+  int64_t id;
+  int64_t kafka_ts_ms;
+  int64_t received_us;
+};
+
+// Writers: each transaction inserts a business row and its outbox row.
+class Writers {
+ public:
+  Writers(std::string dsn, std::string topic, int connections, double rate, int keys,
+          int payload_bytes)
+      : dsn_(std::move(dsn)),
+        topic_(std::move(topic)),
+        connections_(connections),
+        rate_(rate),
+        keys_(keys),
+        payload_(payload_bytes, 'x') {}
+
+  void Run(Clock::duration length) {
+    std::vector<std::thread> threads;
+    std::vector<std::vector<Committed>> per_thread(connections_);
+    const auto end = Clock::now() + length;
+    for (int t = 0; t < connections_; ++t) {
+      threads.emplace_back([&, t] { Write(t, end, per_thread[t]); });
+    }
+    for (std::thread& thread : threads) thread.join();
+    for (auto& part : per_thread) committed_.insert(committed_.end(), part.begin(), part.end());
+  }
+
+  const std::vector<Committed>& committed() const { return committed_; }
+
+ private:
+  void Write(int thread, Clock::time_point end, std::vector<Committed>& out) {
+    pqxx::connection c(dsn_);
+    c.prepare("order", "INSERT INTO bench_orders (customer, amount) VALUES ($1, $2)");
+    c.prepare("outbox",
+              "INSERT INTO outbox (topic, key, payload, headers) "
+              "VALUES ($1, $2, convert_to($3, 'UTF8'), '{\"type\": \"OrderPlaced\"}') "
+              "RETURNING id");
+    // Open loop at rate/connections per thread; 0 = as fast as it can.
+    const auto interval = rate_ > 0 ? std::chrono::duration_cast<Clock::duration>(
+                                          std::chrono::duration<double>(connections_ / rate_))
+                                    : Clock::duration::zero();
+    auto next = Clock::now();
+    for (int64_t n = thread; Clock::now() < end; n += connections_) {
+      if (rate_ > 0) {
+        std::this_thread::sleep_until(next);
+        next += interval;
+      }
+      const std::string key = "customer-" + std::to_string(n % keys_);
+      pqxx::work tx(c);
+      tx.exec_prepared("order", key, "42.00");
+      const int64_t id = tx.exec_prepared("outbox", topic_, key, payload_)[0][0].as<int64_t>();
+      tx.commit();
+      out.push_back({id, WallMicros()});
+    }
+  }
+
+  std::string dsn_, topic_;
+  int connections_;
+  double rate_;
+  int keys_;
+  std::string payload_;
+  std::vector<Committed> committed_;
+};
+
+// An independent consumer: reads everything published after it started.
+class Consumer {
+ public:
+  Consumer(const std::string& bootstrap, const std::string& topic) : topic_(topic) {
+    rd_kafka_conf_t* conf = rd_kafka_conf_new();
+    char err[512];
+    rd_kafka_conf_set(conf, "bootstrap.servers", bootstrap.c_str(), err, sizeof err);
+    rd_kafka_conf_set(conf, "group.id", "outbox-bench", err, sizeof err);
+    rd_kafka_conf_set(conf, "enable.auto.commit", "false", err, sizeof err);
+    rd_kafka_conf_set(conf, "fetch.wait.max.ms", "5", err, sizeof err);
+    consumer_ = rd_kafka_new(RD_KAFKA_CONSUMER, conf, err, sizeof err);
+    if (consumer_ == nullptr) throw std::runtime_error(err);
+    rd_kafka_poll_set_consumer(consumer_);
+    const rd_kafka_metadata_t* metadata = nullptr;
+    rd_kafka_topic_t* handle = rd_kafka_topic_new(consumer_, topic.c_str(), nullptr);
+    if (rd_kafka_metadata(consumer_, 0, handle, &metadata, 10000) != RD_KAFKA_RESP_ERR_NO_ERROR ||
+        metadata->topic_cnt != 1 || metadata->topics[0].partition_cnt == 0) {
+      throw std::runtime_error("no metadata for topic " + topic);
+    }
+    const int partitions = metadata->topics[0].partition_cnt;
+    rd_kafka_metadata_destroy(metadata);
+    rd_kafka_topic_destroy(handle);
+    // Start at each partition's current end, known before any writer runs.
+    rd_kafka_topic_partition_list_t* assignment = rd_kafka_topic_partition_list_new(partitions);
+    for (int p = 0; p < partitions; ++p) {
+      int64_t low = 0, high = 0;
+      rd_kafka_query_watermark_offsets(consumer_, topic.c_str(), p, &low, &high, 10000);
+      rd_kafka_topic_partition_list_add(assignment, topic.c_str(), p)->offset = high;
+    }
+    rd_kafka_assign(consumer_, assignment);
+    rd_kafka_topic_partition_list_destroy(assignment);
+    thread_ = std::thread([this] { Loop(); });
+  }
+
+  ~Consumer() {
+    stop_ = true;
+    thread_.join();
+    rd_kafka_consumer_close(consumer_);
+    rd_kafka_destroy(consumer_);
+  }
+
+  size_t count() {
+    std::lock_guard lock(mu_);
+    return consumed_.size();
+  }
+
+  std::vector<Consumed> consumed() {
+    std::lock_guard lock(mu_);
+    return consumed_;
+  }
+
+ private:
+  void Loop() {
+    while (!stop_) {
+      rd_kafka_message_t* m = rd_kafka_consumer_poll(consumer_, 50);
+      if (m == nullptr) continue;
+      const int64_t received = WallMicros();
+      if (m->err == RD_KAFKA_RESP_ERR_NO_ERROR) {
+        rd_kafka_headers_t* headers = nullptr;
+        const void* value = nullptr;
+        size_t size = 0;
+        if (rd_kafka_message_headers(m, &headers) == RD_KAFKA_RESP_ERR_NO_ERROR &&
+            rd_kafka_header_get_last(headers, "outbox-id", &value, &size) ==
+                RD_KAFKA_RESP_ERR_NO_ERROR) {
+          const int64_t id = std::stoll(std::string(static_cast<const char*>(value), size));
+          std::lock_guard lock(mu_);
+          consumed_.push_back({id, rd_kafka_message_timestamp(m, nullptr), received});
+        }
+      }
+      rd_kafka_message_destroy(m);
+    }
+  }
+
+  std::string topic_;
+  rd_kafka_t* consumer_ = nullptr;
+  std::atomic<bool> stop_{false};
+  std::mutex mu_;
+  std::vector<Consumed> consumed_;
+  std::thread thread_;
+};
+
+// The relay's latency histogram: cumulative bucket counts by upper bound.
+using Buckets = std::map<double, double>;
+
+Buckets ScrapeLatencyHistogram(const std::string& metrics_url) {
+  const auto slash = metrics_url.find('/', metrics_url.find("://") + 3);
+  httplib::Client client(metrics_url.substr(0, slash));
+  const auto response = client.Get(metrics_url.substr(slash).c_str());
+  if (!response || response->status != 200) {
+    throw std::runtime_error("cannot scrape " + metrics_url);
+  }
+  Buckets buckets;
+  std::istringstream lines(response->body);
+  std::string line;
+  const std::string prefix = "outbox_relay_delivery_latency_seconds_bucket{le=\"";
+  while (std::getline(lines, line)) {
+    if (line.rfind(prefix, 0) != 0) continue;
+    const size_t end = line.find('"', prefix.size());
+    const std::string le = line.substr(prefix.size(), end - prefix.size());
+    buckets[le == "+Inf" ? INFINITY : std::stod(le)] = std::stod(line.substr(line.rfind(' ') + 1));
+  }
+  return buckets;
+}
+
+// histogram_quantile() as Prometheus computes it: linear within a bucket.
+double HistogramQuantile(const Buckets& before, const Buckets& after, double q) {
+  std::vector<std::pair<double, double>> counts;
+  for (const auto& [le, n] : after) {
+    const auto it = before.find(le);
+    counts.emplace_back(le, n - (it == before.end() ? 0 : it->second));
+  }
+  if (counts.empty() || counts.back().second <= 0) return NAN;
+  const double rank = q * counts.back().second;
+  double lower_bound = 0, lower_count = 0;
+  for (const auto& [le, n] : counts) {
+    if (n >= rank) {
+      if (std::isinf(le)) return lower_bound;
+      return lower_bound + (le - lower_bound) * (rank - lower_count) / (n - lower_count);
+    }
+    lower_bound = le;
+    lower_count = n;
+  }
+  return lower_bound;
+}
+
+double OldestPendingAge(pqxx::connection& c) {
+  return pqxx::nontransaction(c)
+      .exec(
+          "SELECT coalesce(extract(epoch FROM clock_timestamp() - min(created_at)), 0)::float8 "
+          "FROM (SELECT created_at FROM outbox ORDER BY id LIMIT 1) oldest")[0][0]
+      .as<double>();
+}
+
+int Steady(const std::string& dsn, const std::string& bootstrap, const std::string& topic,
+           const std::string& metrics_url, double rate, double seconds, int connections, int keys,
+           int payload_bytes) {
+  pqxx::connection c(dsn);
+  pqxx::nontransaction(c).exec(
+      "CREATE TABLE IF NOT EXISTS bench_orders (id bigint GENERATED ALWAYS AS IDENTITY "
+      "PRIMARY KEY, customer text NOT NULL, amount numeric NOT NULL, "
+      "created_at timestamptz NOT NULL DEFAULT now())");
+  Consumer consumer(bootstrap, topic);
+  const Buckets before = ScrapeLatencyHistogram(metrics_url);
+  Writers writers(dsn, topic, connections, rate, keys, payload_bytes);
+
+  // Lag: the oldest pending row's age, sampled while the writers run.
+  std::atomic<bool> writing{true};
+  double max_age = 0;
+  std::thread lag_sampler([&] {
+    pqxx::connection lag_connection(dsn);
+    while (writing) {
+      max_age = std::max(max_age, OldestPendingAge(lag_connection));
+      std::this_thread::sleep_for(100ms);
+    }
+  });
+  const auto started = Clock::now();
+  writers.Run(std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(seconds)));
+  const double wrote_for = SecondsSince(started);
+  writing = false;
+  lag_sampler.join();
+
+  const size_t expected = writers.committed().size();
+  const auto deadline = Clock::now() + 60s;
+  while (consumer.count() < expected && Clock::now() < deadline) std::this_thread::sleep_for(10ms);
+  const double caught_up_after = SecondsSince(started) - wrote_for;
+  std::this_thread::sleep_for(1s);  // the relay's histogram sees the last acks
+  const Buckets after = ScrapeLatencyHistogram(metrics_url);
+
+  std::unordered_map<int64_t, int64_t> commit_us;
+  for (const Committed& row : writers.committed()) commit_us[row.id] = row.commit_us;
+  std::vector<double> to_timestamp_ms, to_consumer_ms;
+  size_t matched = 0;
+  std::unordered_map<int64_t, int> seen;
+  for (const Consumed& m : consumer.consumed()) {
+    const auto it = commit_us.find(m.id);
+    if (it == commit_us.end() || seen[m.id]++ > 0) continue;
+    ++matched;
+    to_timestamp_ms.push_back(static_cast<double>(m.kafka_ts_ms) - it->second / 1000.0);
+    to_consumer_ms.push_back((m.received_us - it->second) / 1000.0);
+  }
+  const double offered = rate > 0 ? rate : 0;
+  const double achieved = expected / wrote_for;
+  const bool kept_up = matched == expected && caught_up_after < 5;
+  std::printf(
+      "steady %s: wrote %zu in %.1f s (%.0f/s%s); consumed %zu of them%s; "
+      "max oldest-pending age %.3f s; kept up: %s\n",
+      rate > 0 ? (std::to_string(static_cast<int>(rate)) + "/s").c_str() : "max", expected,
+      wrote_for, achieved, offered > 0 && achieved < 0.95 * offered ? ", BELOW OFFERED" : "",
+      matched, matched < expected ? " (MISSING)" : "", max_age, kept_up ? "yes" : "NO");
+  std::printf(
+      "  commit -> Kafka timestamp   p50 %6.1f  p99 %6.1f  p99.9 %6.1f ms (consumer, 1 ms "
+      "resolution)\n",
+      Percentile(to_timestamp_ms, 50), Percentile(to_timestamp_ms, 99),
+      Percentile(to_timestamp_ms, 99.9));
+  std::printf("  commit -> consumed          p50 %6.1f  p99 %6.1f  p99.9 %6.1f ms (consumer)\n",
+              Percentile(to_consumer_ms, 50), Percentile(to_consumer_ms, 99),
+              Percentile(to_consumer_ms, 99.9));
+  std::printf(
+      "  insert -> broker ack        p50 %6.1f  p99 %6.1f  p99.9 %6.1f ms (relay histogram, "
+      "interpolated)\n",
+      HistogramQuantile(before, after, 0.5) * 1000, HistogramQuantile(before, after, 0.99) * 1000,
+      HistogramQuantile(before, after, 0.999) * 1000);
+  return kept_up ? 0 : 3;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{"outbox-bench: measurements for bench/run"};
+  app.require_subcommand(1);
+  std::string dsn, bootstrap, topic = "orders", metrics_url, label;
+  int64_t rows = 1000000;
+  int keys = 10000, payload_bytes = 256, pid = 0, connections = 4;
+  size_t batch_size = 500;
+  double rate = 0, seconds = 10, timeout = 600;
+
+  CLI::App* fill = app.add_subcommand("fill", "pre-fill the outbox");
+  fill->add_option("--dsn", dsn)->required();
+  fill->add_option("--rows", rows);
+  fill->add_option("--keys", keys);
+  fill->add_option("--payload-bytes", payload_bytes);
+  fill->add_option("--topic", topic);
+
+  CLI::App* ceiling = app.add_subcommand("ceiling", "read+delete loop, no broker");
+  ceiling->add_option("--dsn", dsn)->required();
+  ceiling->add_option("--batch-size", batch_size);
+
+  CLI::App* drain = app.add_subcommand("drain", "watch a relay empty the outbox");
+  drain->add_option("--dsn", dsn)->required();
+  drain->add_option("--pid", pid, "the relay's pid")->required();
+  drain->add_option("--label", label);
+  drain->add_option("--timeout", timeout);
+
+  CLI::App* steady = app.add_subcommand("steady", "writers at a rate + independent consumer");
+  steady->add_option("--dsn", dsn)->required();
+  steady->add_option("--bootstrap", bootstrap)->required();
+  steady->add_option("--metrics-url", metrics_url)->required();
+  steady->add_option("--topic", topic);
+  steady->add_option("--rate", rate, "transactions/s in total; 0 = as fast as possible");
+  steady->add_option("--seconds", seconds);
+  steady->add_option("--connections", connections);
+  steady->add_option("--keys", keys);
+  steady->add_option("--payload-bytes", payload_bytes);
+
+  CLI11_PARSE(app, argc, argv);
+  try {
+    if (*fill) return Fill(dsn, rows, keys, payload_bytes, topic);
+    if (*ceiling) return Ceiling(dsn, batch_size);
+    if (*drain) return Drain(dsn, pid, label.empty() ? "" : " " + label, timeout);
+    if (*steady) {
+      return Steady(dsn, bootstrap, topic, metrics_url, rate, seconds, connections, keys,
+                    payload_bytes);
+    }
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "outbox-bench: %s\n", e.what());
+    return 1;
+  }
+  return 2;
+}
