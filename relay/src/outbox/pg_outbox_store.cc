@@ -1,7 +1,9 @@
 #include "outbox/pg_outbox_store.h"
 
+#include <chrono>
 #include <nlohmann/json.hpp>
 #include <pqxx/pqxx>
+#include <thread>
 
 #include "common/log.h"
 #include "outbox/lock_key.h"
@@ -163,8 +165,14 @@ Status PgOutboxStore::EnsureConnected() {
     auto connection = std::make_unique<Connection>(dsn_);
     // A statement that hangs (lock wait, lost server) must not wedge the
     // loop; the relay's statements are index lookups that take milliseconds.
+    // The server side of keepalives: a session whose relay vanished (a
+    // network partition) ends within ~15 s instead of holding the outbox
+    // lock for the kernel's two hours. Ignored on Unix sockets.
     pqxx::nontransaction(connection->pq)
-        .exec("SET statement_timeout = '30s'; SET lock_timeout = '10s'");
+        .exec(
+            "SET statement_timeout = '30s'; SET lock_timeout = '10s'; "
+            "SET tcp_keepalives_idle = 5; SET tcp_keepalives_interval = 2; "
+            "SET tcp_keepalives_count = 3; SET tcp_user_timeout = 15000");
     connection->pq.prepare("read_batch", kReadBatchSql);
     connection->pq.prepare("remove", kRemoveSql);
     connection->pq.prepare("dead_letter", kDeadLetterSql);
@@ -208,6 +216,7 @@ void PgOutboxStore::DropConnection() {
   connection_.reset();
   if (holds_lock_) {
     holds_lock_ = false;
+    lost_session_pid_ = session_pid_;
     LogWarn("lost the database session that held the outbox lock");
     if (on_lock_change_) on_lock_change_(false);
   }
@@ -215,7 +224,29 @@ void PgOutboxStore::DropConnection() {
 
 bool PgOutboxStore::TryLock() {
   pqxx::nontransaction tx(connection_->pq);
-  if (!tx.exec(kTryLockSql)[0][0].as<bool>()) {
+  bool locked = tx.exec(kTryLockSql)[0][0].as<bool>();
+  if (!locked && lost_session_pid_ != 0) {
+    // The holder may be this relay's own previous session, cut off by the
+    // network: the server keeps it (and the lock) until it notices the
+    // peer is gone. It is abandoned, so end it and take the lock at once.
+    const pqxx::result ended = tx.exec(
+        "SELECT pg_terminate_backend(l.pid) FROM pg_locks l "
+        "WHERE l.locktype = 'advisory' AND l.granted AND l.objsubid = 1 AND l.classid = " +
+        std::to_string(kPublisherLockKey >> 32) +
+        " AND l.objid = " + std::to_string(kPublisherLockKey & 0xffffffff) +
+        " AND l.pid = " + std::to_string(lost_session_pid_));
+    if (!ended.empty() && ended[0][0].as<bool>()) {
+      LogWarn("ended this relay's previous database session, which still held the outbox lock",
+              {{"pid", std::to_string(lost_session_pid_)}});
+      // Termination is asynchronous; the lock is free once it has exited.
+      for (int i = 0; i < 50 && !locked; ++i) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(20));
+        locked = tx.exec(kTryLockSql)[0][0].as<bool>();
+      }
+    }
+    lost_session_pid_ = 0;
+  }
+  if (!locked) {
     if (!standby_logged_) {
       LogInfo("another relay holds the outbox lock; standing by");
       standby_logged_ = true;
@@ -223,6 +254,7 @@ bool PgOutboxStore::TryLock() {
     return false;
   }
   holds_lock_ = true;
+  session_pid_ = connection_->pq.backendpid();
   standby_logged_ = false;
   LogInfo("holding the outbox lock; publishing");
   if (on_lock_change_) on_lock_change_(true);

@@ -49,6 +49,9 @@ class PgOutboxStore : public OutboxStore {
   LockCallback on_lock_change_;
   bool holds_lock_ = false;
   bool standby_logged_ = false;
+  // Backend pid of the session holding the lock, and of the last one lost.
+  int session_pid_ = 0;
+  int lost_session_pid_ = 0;
   std::optional<bool> listening_logged_;  // what was last logged
 };
 
