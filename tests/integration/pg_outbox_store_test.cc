@@ -283,5 +283,104 @@ TEST_F(PgOutboxStoreTest, ReportsAnUnreachableServerAsUnavailable) {
   EXPECT_EQ(batch.status().code(), StatusCode::kUnavailable);
 }
 
+// --- pipelining: what a read skips and how much it takes ---------------------
+
+TEST_F(PgOutboxStoreTest, SkipsTheIdsInFlightAndReadsAroundThem) {
+  pg().Exec(
+      "INSERT INTO outbox (topic, key, payload) "
+      "SELECT 'orders', 'k' || i, 'p' FROM generate_series(1, 10) i");
+  PgOutboxStore store(pg().dsn());
+
+  Result<std::vector<OutboxMessage>> batch =
+      store.ReadBatch(ReadRequest{.max_rows = 10, .skip_from = 3, .skip_to = 7});
+
+  ASSERT_TRUE(batch.ok()) << batch.status().message();
+  EXPECT_EQ(IdsOf(*batch), (std::vector<int64_t>{1, 2, 8, 9, 10}));
+  batch = store.ReadBatch(ReadRequest{.max_rows = 2, .skip_from = 1, .skip_to = 4});
+  ASSERT_TRUE(batch.ok());
+  EXPECT_EQ(IdsOf(*batch), (std::vector<int64_t>{5, 6}));
+}
+
+TEST_F(PgOutboxStoreTest, StopsAtTheByteBudgetButAlwaysReadsOneRow) {
+  pg().Exec(
+      "INSERT INTO outbox (topic, key, payload) "
+      "SELECT 'orders', 'k', convert_to(repeat('x', 99), 'UTF8') FROM generate_series(1, 5)");
+  PgOutboxStore store(pg().dsn());
+
+  // 100 bytes a row (key + payload): rows are added while the bytes before
+  // them are under the budget.
+  Result<std::vector<OutboxMessage>> batch =
+      store.ReadBatch(ReadRequest{.max_rows = 10, .max_bytes = 250});
+  ASSERT_TRUE(batch.ok()) << batch.status().message();
+  EXPECT_EQ(IdsOf(*batch), (std::vector<int64_t>{1, 2, 3}));
+  batch = store.ReadBatch(ReadRequest{.max_rows = 10, .max_bytes = 1});
+  ASSERT_TRUE(batch.ok());
+  EXPECT_EQ(IdsOf(*batch), (std::vector<int64_t>{1}));
+}
+
+// --- wake-ups ------------------------------------------------------------------
+
+TEST_F(PgOutboxStoreTest, ACommitWakesTheStoreAndARollbackDoesNot) {
+  PgOutboxStore store(pg().dsn());
+  ASSERT_TRUE(store.ReadBatch(10).ok());  // connects and listens
+  ASSERT_TRUE(store.listening());
+  StopSignal stop;
+
+  pqxx::connection writer(pg().dsn());
+  {
+    pqxx::work tx(writer);
+    tx.exec("INSERT INTO outbox (topic, key, payload) VALUES ('orders', 'k', 'rolled back')");
+    tx.abort();
+  }
+  EXPECT_EQ(store.AwaitNewRows(300ms, stop), Wakeup::kTimedOut);
+
+  std::thread commit([&] {
+    std::this_thread::sleep_for(100ms);
+    pqxx::work tx(writer);
+    tx.exec(
+        "INSERT INTO outbox (topic, key, payload) SELECT 'orders', 'k', 'p' "
+        "FROM generate_series(1, 3)");
+    tx.commit();
+  });
+  const auto started = SteadyClock::now();
+  EXPECT_EQ(store.AwaitNewRows(20s, stop), Wakeup::kNotified);
+  EXPECT_LT(SteadyClock::now() - started, 5s);
+  commit.join();
+  // One statement, one notification: nothing more is pending.
+  EXPECT_EQ(store.AwaitNewRows(100ms, stop), Wakeup::kTimedOut);
+}
+
+TEST_F(PgOutboxStoreTest, WithoutTheTriggerTheStorePolls) {
+  pg().Exec("DROP TRIGGER outbox_notify ON outbox");
+  PgOutboxStore store(pg().dsn());
+  ASSERT_TRUE(store.ReadBatch(10).ok());
+  const bool listening = store.listening();
+  StopSignal stop;
+  pg().Exec("INSERT INTO outbox (topic, key, payload) VALUES ('orders', 'k', 'p')");
+  const Wakeup wakeup = store.AwaitNewRows(200ms, stop);
+  pg().Exec(
+      "CREATE TRIGGER outbox_notify AFTER INSERT ON outbox "
+      "FOR EACH STATEMENT EXECUTE FUNCTION outbox_notify()");
+
+  EXPECT_FALSE(listening);
+  EXPECT_EQ(wakeup, Wakeup::kTimedOut);
+}
+
+TEST_F(PgOutboxStoreTest, AStopEndsTheWaitForNotifications) {
+  PgOutboxStore store(pg().dsn());
+  ASSERT_TRUE(store.ReadBatch(10).ok());
+  StopSignal stop;
+  std::thread stopper([&] {
+    std::this_thread::sleep_for(50ms);
+    stop.Request();
+  });
+  const auto started = SteadyClock::now();
+
+  EXPECT_EQ(store.AwaitNewRows(30s, stop), Wakeup::kTimedOut);
+
+  stopper.join();
+  EXPECT_LT(SteadyClock::now() - started, 5s);
+}
+
 }  // namespace
 }  // namespace outbox

@@ -281,6 +281,34 @@ TEST_F(RelayIntegrationTest, KeepsRowsWhileTheBrokerIsDownPastTheTimeoutAndResum
   ExpectEveryRowAccountedFor();
 }
 
+TEST_F(RelayIntegrationTest, ACommitWakesTheRelayLongBeforeItsNextPoll) {
+  RelayLoopOptions options = TestOptions();
+  options.poll_interval = 60s;  // only a notification can explain a fast delivery
+  RunningRelay relay(pg().dsn(), kafka.bootstrap(), options);
+  std::this_thread::sleep_for(500ms);  // caught up, waiting
+
+  const auto committed = std::chrono::steady_clock::now();
+  InsertOrders(1, 5);
+
+  ASSERT_TRUE(OutboxEmptyWithin(20s));
+  EXPECT_LT(std::chrono::steady_clock::now() - committed, 10s);
+  EXPECT_NE(relay.Metrics().find("outbox_relay_notify_working 1"), std::string::npos);
+  relay.Stop();
+  ExpectEveryRowAccountedFor();
+}
+
+TEST_F(RelayIntegrationTest, PipelinesBatchesAndKeepsEachKeyInOrder) {
+  RelayLoopOptions options = TestOptions();
+  options.batch_size = 50;
+  options.max_in_flight_rows = 400;  // up to 8 batches in flight
+  InsertOrders(1, 3000, /*keys=*/7);
+  RunningRelay relay(pg().dsn(), kafka.bootstrap(), options);
+
+  ASSERT_TRUE(OutboxEmptyWithin(120s));
+  relay.Stop();
+  ExpectEveryRowAccountedFor();  // each once, per key in id order
+}
+
 TEST_F(RelayIntegrationTest, PublishesALowerIdWhoseTransactionCommitsLast) {
   RunningRelay relay(pg().dsn(), kafka.bootstrap());
   pqxx::connection slow_connection(pg().dsn());
