@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "common/stop_signals.h"
+#include "listener_nodelay.h"
 
 int main(int argc, char** argv) {
   CLI::App cli{"outbox-dev-broker: a local Kafka-protocol broker (librdkafka mock cluster)"};
@@ -66,6 +67,7 @@ int main(int argc, char** argv) {
       return 2;
     }
   }
+  outbox::SetNoDelayOnListeningSockets();
   std::printf("%s\n", rd_kafka_mock_cluster_bootstraps(cluster));
   std::fflush(stdout);
 
@@ -78,6 +80,7 @@ int main(int argc, char** argv) {
         rd_kafka_mock_broker_set_up(cluster, broker);
       }
     }
+    if (received == SIGUSR2) outbox::SetNoDelayOnListeningSockets();  // in case of new listeners
     std::fprintf(stderr, "outbox-dev-broker: brokers %s\n", received == SIGUSR1 ? "down" : "up");
   }
   rd_kafka_mock_cluster_destroy(cluster);

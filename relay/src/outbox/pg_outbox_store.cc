@@ -171,6 +171,10 @@ Status PgOutboxStore::EnsureConnected() {
     pqxx::nontransaction(connection->pq)
         .exec(
             "SET statement_timeout = '30s'; SET lock_timeout = '10s'; "
+            // Plans for the actual id range and limit every time: a cached
+            // generic plan guesses LIMIT $1 as 10 % of the table and can
+            // turn the batch read into a scan of the whole backlog.
+            "SET plan_cache_mode = force_custom_plan; "
             "SET tcp_keepalives_idle = 5; SET tcp_keepalives_interval = 2; "
             "SET tcp_keepalives_count = 3; SET tcp_user_timeout = 15000");
     connection->pq.prepare("read_batch", kReadBatchSql);
@@ -293,6 +297,8 @@ Result<std::vector<OutboxMessage>> PgOutboxStore::ReadBatch(const ReadRequest& r
     return Classify(e);
   }
 }
+
+const char* PgOutboxStore::ReadBatchSql() { return kReadBatchSql; }
 
 bool PgOutboxStore::listening() const { return connection_ && connection_->listener; }
 

@@ -31,6 +31,10 @@ class PgOutboxStore : public OutboxStore {
   // Waits for a notification from schema/0003's trigger, if it exists.
   Wakeup AwaitNewRows(std::chrono::milliseconds timeout, const StopSignal& stop) override;
   bool listening() const override;
+
+  // The batch read's SQL ($1 rows, skip [$2, $3], $4 bytes), for the
+  // benchmark's EXPLAIN of exactly what the relay runs.
+  static const char* ReadBatchSql();
   Status Settle(const Settlement& settlement) override;
   Result<int64_t> CountBlockedKeys() override;
 

@@ -25,6 +25,11 @@ constexpr std::pair<const char*, const char*> kDefaults[] = {
     // hold a batch (and a graceful stop) far longer than useful.
     {"message.timeout.ms", "30000"},
     {"client.id", "outbox-relay"},
+    // The relay hands librdkafka a whole batch at once: waiting for more
+    // only adds latency. Small requests go out at once, as the Java client
+    // does (TCP_NODELAY).
+    {"linger.ms", "0"},
+    {"socket.nagle.disable", "true"},
     // After an outage, reconnect within a second of the broker's return
     // (librdkafka backs off up to 10 s; the Java client's cap is 1 s).
     {"reconnect.backoff.max.ms", "1000"},
