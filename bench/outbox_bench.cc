@@ -115,7 +115,7 @@ int Explain(const std::string& dsn, size_t batch_size) {
   tx.exec("SET plan_cache_mode = force_custom_plan");
   tx.exec(std::string("PREPARE read_batch AS ") + outbox::PgOutboxStore::ReadBatchSql());
   const pqxx::result plan = tx.exec("EXPLAIN (ANALYZE, COSTS OFF, SUMMARY ON) EXECUTE read_batch(" +
-                                    std::to_string(batch_size) + ", 0, 0, 16777216)");
+                                    std::to_string(batch_size) + ", 0, 0, 16777216, 0)");
   for (const pqxx::row& line : plan) std::printf("    %s\n", line[0].c_str());
   return 0;
 }

@@ -6,6 +6,7 @@
 #include <pqxx/pqxx>
 #include <thread>
 
+#include "outbox/admin.h"
 #include "support/throwaway_postgres.h"
 
 namespace outbox {
@@ -380,6 +381,40 @@ TEST_F(PgOutboxStoreTest, AStopEndsTheWaitForNotifications) {
 
   stopper.join();
   EXPECT_LT(SteadyClock::now() - started, 5s);
+}
+
+// --- the read floor ------------------------------------------------------------
+
+TEST_F(PgOutboxStoreTest, ReadsStartAboveRemovedRowsAndARequeueBringsALowIdBack) {
+  pg().Exec(
+      "INSERT INTO outbox (topic, key, payload) "
+      "SELECT 'orders', 'k' || i, 'p' FROM generate_series(1, 300) i");
+  PgOutboxStore store(pg().dsn());
+  // Row 1 goes to the dead-letter table; the rest are delivered.
+  Settlement first;
+  first.dead_letters.push_back({1, "msg_size_too_large", "too big", false});
+  ASSERT_TRUE(store.Settle(first).ok());
+  for (;;) {
+    Result<std::vector<OutboxMessage>> batch = store.ReadBatch(50);
+    ASSERT_TRUE(batch.ok()) << batch.status().message();
+    if (batch->empty()) break;
+    ASSERT_TRUE(store.Settle(Delivered(IdsOf(*batch))).ok());
+    std::this_thread::sleep_for(30ms);  // lets the floor be observed between reads
+  }
+  pg().Exec(
+      "INSERT INTO outbox (topic, key, payload) "
+      "SELECT 'orders', 'k' || i, 'p' FROM generate_series(1, 3) i");  // ids 301..303
+  for (int i = 0; i < 5; ++i) {
+    ASSERT_TRUE(store.ReadBatch(10).ok());
+    std::this_thread::sleep_for(30ms);
+  }
+  EXPECT_GT(store.read_floor(), 200);  // the removed rows are not walked
+
+  ASSERT_TRUE(OutboxAdmin(pg().dsn()).RequeueDeadLetters({}, /*dry_run=*/false).ok());
+  Result<std::vector<OutboxMessage>> batch = store.ReadBatch(10);
+
+  ASSERT_TRUE(batch.ok()) << batch.status().message();
+  EXPECT_EQ(IdsOf(*batch), (std::vector<int64_t>{1, 301, 302, 303}));
 }
 
 }  // namespace

@@ -146,13 +146,18 @@ Result<std::vector<int64_t>> OutboxAdmin::RequeueDeadLetters(const DeadLetterFil
     if (dry_run) {
       return IdsOf(tx.exec("SELECT id FROM outbox_dead_letter WHERE " + where + " ORDER BY id"));
     }
-    return IdsOf(
-        tx.exec("WITH moved AS (DELETE FROM outbox_dead_letter WHERE " + where +
-                " RETURNING id, topic, key, payload, headers, created_at) "
-                "INSERT INTO outbox (id, topic, key, payload, headers, created_at) "
-                "OVERRIDING SYSTEM VALUE "
-                "SELECT id, topic, key, payload, headers, created_at FROM moved ORDER BY id "
-                "RETURNING id"));
+    std::vector<int64_t> ids =
+        IdsOf(tx.exec("WITH moved AS (DELETE FROM outbox_dead_letter WHERE " + where +
+                      " RETURNING id, topic, key, payload, headers, created_at) "
+                      "INSERT INTO outbox (id, topic, key, payload, headers, created_at) "
+                      "OVERRIDING SYSTEM VALUE "
+                      "SELECT id, topic, key, payload, headers, created_at FROM moved ORDER BY id "
+                      "RETURNING id"));
+    // Tells relays, in the statement that reads the rows, that low ids are
+    // back (schema/0004). After the insert: this transaction has its xid by
+    // then, so no relay can have raised its read floor past these rows.
+    tx.exec("SELECT nextval('outbox_relay_requeues')");
+    return ids;
   });
 }
 

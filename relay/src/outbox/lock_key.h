@@ -10,4 +10,8 @@ namespace outbox {
 // bits, objsubid = 1.
 constexpr int64_t kPublisherLockKey = 7956016237345505073;
 
+// schema/0003's trigger notifies this channel on every insert into the
+// outbox.
+constexpr const char* kNewRowsChannel = "outbox_relay";
+
 }  // namespace outbox

@@ -21,17 +21,19 @@ namespace {
 //
 // $1 rows at most; ids in [$2, $3] are in flight and skipped (two index
 // range scans, below and above them, so in-flight rows are never visited);
-// rows are added while the key + payload bytes before them stay under $4.
+// rows are added while the key + payload bytes before them stay under $4;
+// ids below $5 (ReadFloor) are known to be gone and not walked. The last
+// column is the requeue counter (schema/0004), read with the rows.
 constexpr const char* kReadBatchSql = R"(
 WITH due AS (
-  (SELECT o.* FROM outbox o WHERE o.id < $2
+  (SELECT o.* FROM outbox o WHERE o.id < $2 AND o.id >= $5
     AND (o.next_attempt_at IS NULL OR o.next_attempt_at <= now())
     AND NOT EXISTS (SELECT 1 FROM outbox w
                      WHERE w.next_attempt_at > now() AND w.key = o.key AND w.id < o.id)
     AND NOT EXISTS (SELECT 1 FROM outbox_dead_letter d WHERE d.blocks_key AND d.key = o.key)
     ORDER BY o.id LIMIT $1)
   UNION ALL
-  (SELECT o.* FROM outbox o WHERE o.id > $3
+  (SELECT o.* FROM outbox o WHERE o.id > $3 AND o.id >= $5
     AND (o.next_attempt_at IS NULL OR o.next_attempt_at <= now())
     AND NOT EXISTS (SELECT 1 FROM outbox w
                      WHERE w.next_attempt_at > now() AND w.key = o.key AND w.id < o.id)
@@ -44,7 +46,8 @@ sized AS (
                 OVER (ORDER BY f.id ROWS UNBOUNDED PRECEDING) AS bytes_through
     FROM first f)
 SELECT id, topic, key, payload, headers::text,
-       extract(epoch FROM clock_timestamp() - created_at)::float8, attempts
+       extract(epoch FROM clock_timestamp() - created_at)::float8, attempts,
+       (SELECT CASE WHEN is_called THEN last_value ELSE 0 END FROM outbox_relay_requeues)
   FROM sized
  WHERE bytes_through - coalesce(octet_length(key), 0) - coalesce(octet_length(payload), 0) < $4
  ORDER BY id)";
@@ -75,6 +78,13 @@ UPDATE outbox o
        next_attempt_at = now() + i.delay_ms * interval '1 millisecond'
   FROM unnest($1::bigint[], $2::text[], $3::bigint[]) AS i(id, error, delay_ms)
  WHERE o.id = i.id)";
+
+// What ReadFloor needs: this statement's snapshot bounds and the lowest id at
+// or above the current floor (an index probe that starts at the floor).
+constexpr const char* kObserveFloorSql = R"(
+SELECT pg_snapshot_xmin(s)::text::bigint, pg_snapshot_xmax(s)::text::bigint,
+       (SELECT min(id) FROM outbox WHERE id >= $1)
+  FROM pg_current_snapshot() s)";
 
 // Whether schema/0003's trigger is there and enabled; without it nothing
 // would ever be announced, and the relay polls without complaint.
@@ -137,13 +147,13 @@ std::string Column(const std::vector<T>& rows, Field field) {
 
 }  // namespace
 
-// Counts notifications on the relay's channel (schema/0003's trigger).
+// Notifications on the relay's channel (schema/0003's trigger). Only their
+// arrival matters: it ends AwaitNewRows().
 class NewRowsListener : public pqxx::notification_receiver {
  public:
-  explicit NewRowsListener(pqxx::connection_base& c) : pqxx::notification_receiver(c, kChannel) {}
-  void operator()(const std::string&, int) override { ++received; }
-  static constexpr const char* kChannel = "outbox_relay";
-  int received = 0;
+  explicit NewRowsListener(pqxx::connection_base& c)
+      : pqxx::notification_receiver(c, kNewRowsChannel) {}
+  void operator()(const std::string&, int) override {}
 };
 
 struct PgOutboxStore::Connection {
@@ -181,6 +191,7 @@ Status PgOutboxStore::EnsureConnected() {
     connection->pq.prepare("remove", kRemoveSql);
     connection->pq.prepare("dead_letter", kDeadLetterSql);
     connection->pq.prepare("retry_later", kRetryLaterSql);
+    connection->pq.prepare("observe_floor", kObserveFloorSql);
     const bool trigger =
         pqxx::nontransaction(connection->pq).exec(kNotifyTriggerSql)[0][0].as<bool>();
     if (trigger) connection->listener = std::make_unique<NewRowsListener>(connection->pq);
@@ -269,12 +280,29 @@ Result<std::vector<OutboxMessage>> PgOutboxStore::ReadBatch(const ReadRequest& r
   if (Status s = EnsureConnected(); !s.ok()) return s;
   try {
     if (!holds_lock_ && !TryLock()) return std::vector<OutboxMessage>{};
-    pqxx::nontransaction tx(connection_->pq);
-    // Nothing in flight: one range, everything above 0.
-    const bool skip = request.skip_to > 0;
-    const pqxx::result rows = tx.exec_prepared(
-        "read_batch", static_cast<int64_t>(request.max_rows), skip ? request.skip_from : int64_t{0},
-        skip ? request.skip_to : int64_t{0}, request.max_bytes);
+    MaintainFloor();
+    pqxx::result rows;
+    {
+      pqxx::nontransaction tx(connection_->pq);
+      // Nothing in flight: one range, everything above 0.
+      const bool skip = request.skip_to > 0;
+      rows =
+          tx.exec_prepared("read_batch", static_cast<int64_t>(request.max_rows),
+                           skip ? request.skip_from : int64_t{0},
+                           skip ? request.skip_to : int64_t{0}, request.max_bytes, floor_.floor());
+    }
+    if (!rows.empty()) {
+      // Rows were put back with low ids since the last read: the floor may
+      // hide them while showing later rows of their keys. Read again from
+      // the lowest id.
+      const int64_t requeues = rows[0][7].as<int64_t>();
+      const bool requeued = requeues_seen_ && *requeues_seen_ != requeues;
+      requeues_seen_ = requeues;
+      if (requeued && floor_.floor() > 0) {
+        floor_.Reset();
+        return ReadBatch(request);
+      }
+    }
     const auto read_at = SteadyClock::now();
     std::vector<OutboxMessage> batch;
     batch.reserve(rows.size());
@@ -299,6 +327,25 @@ Result<std::vector<OutboxMessage>> PgOutboxStore::ReadBatch(const ReadRequest& r
 }
 
 const char* PgOutboxStore::ReadBatchSql() { return kReadBatchSql; }
+
+void PgOutboxStore::MaintainFloor() {
+  const auto now = SteadyClock::now();
+  if (now - floor_reset_at_ >= kFloorResetInterval) {
+    // A safety net for rows put back below the floor without bumping the
+    // requeue counter: start from the lowest id again, now and then.
+    floor_.Reset();
+    floor_reset_at_ = now;
+  }
+  if (now - floor_observed_at_ < kFloorObserveInterval) return;
+  floor_observed_at_ = now;
+  pqxx::nontransaction tx(connection_->pq);
+  const pqxx::row seen = tx.exec_prepared1("observe_floor", floor_.floor());
+  ReadFloor::Observation observation;
+  observation.xmin = seen[0].as<int64_t>();
+  observation.xmax = seen[1].as<int64_t>();
+  if (!seen[2].is_null()) observation.lowest_live = seen[2].as<int64_t>();
+  floor_.Observe(observation);
+}
 
 bool PgOutboxStore::listening() const { return connection_ && connection_->listener; }
 

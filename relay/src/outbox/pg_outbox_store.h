@@ -15,6 +15,7 @@
 #include <string>
 
 #include "core/outbox_store.h"
+#include "outbox/read_floor.h"
 
 namespace outbox {
 
@@ -35,6 +36,9 @@ class PgOutboxStore : public OutboxStore {
   // The batch read's SQL ($1 rows, skip [$2, $3], $4 bytes), for the
   // benchmark's EXPLAIN of exactly what the relay runs.
   static const char* ReadBatchSql();
+
+  // Ids below this are known to be gone; reads start here (see ReadFloor).
+  int64_t read_floor() const { return floor_.floor(); }
   Status Settle(const Settlement& settlement) override;
   Result<int64_t> CountBlockedKeys() override;
 
@@ -45,6 +49,8 @@ class PgOutboxStore : public OutboxStore {
   Status Classify(const std::exception& e);
   // Tries to take the outbox lock on the current connection.
   bool TryLock();
+  // Keeps floor_ current (see ReadFloor); on the read's connection.
+  void MaintainFloor();
   void DropConnection();
 
   struct Connection;  // wraps pqxx::connection, so libpqxx stays in the .cc
@@ -56,6 +62,12 @@ class PgOutboxStore : public OutboxStore {
   // Backend pid of the session holding the lock, and of the last one lost.
   int session_pid_ = 0;
   int lost_session_pid_ = 0;
+  ReadFloor floor_;
+  std::optional<int64_t> requeues_seen_;  // schema/0004's counter
+  static constexpr std::chrono::milliseconds kFloorObserveInterval{20};
+  static constexpr std::chrono::seconds kFloorResetInterval{10};
+  SteadyClock::time_point floor_observed_at_{};
+  SteadyClock::time_point floor_reset_at_{};
   std::optional<bool> listening_logged_;  // what was last logged
 };
 
