@@ -82,10 +82,13 @@ int Fill(const std::string& dsn, int64_t rows, int keys, int payload_bytes,
 // in between: the fastest this database empties the outbox.
 int Ceiling(const std::string& dsn, size_t batch_size) {
   outbox::PgOutboxStore store(dsn);
-  int64_t rows = 0;
+  int64_t rows = 0, batches = 0;
+  double read_s = 0, delete_s = 0;
   const auto started = Clock::now();
   for (;;) {
+    const auto read_started = Clock::now();
     outbox::Result<std::vector<outbox::OutboxMessage>> batch = store.ReadBatch(batch_size);
+    read_s += SecondsSince(read_started);
     if (!batch.ok()) {
       std::fprintf(stderr, "ceiling: %s\n", batch.status().message().c_str());
       return 1;
@@ -93,29 +96,37 @@ int Ceiling(const std::string& dsn, size_t batch_size) {
     if (batch->empty()) break;
     outbox::Settlement settlement;
     for (const outbox::OutboxMessage& m : *batch) settlement.delivered.push_back(m.id);
-    if (outbox::Status s = store.Settle(settlement); !s.ok()) {
+    const auto delete_started = Clock::now();
+    const outbox::Status s = store.Settle(settlement);
+    delete_s += SecondsSince(delete_started);
+    ++batches;
+    if (!s.ok()) {
       std::fprintf(stderr, "ceiling: %s\n", s.message().c_str());
       return 1;
     }
     rows += static_cast<int64_t>(batch->size());
   }
   const double seconds = SecondsSince(started);
-  std::printf("ceiling: %lld rows in %.2f s = %.0f rows/s (batch %zu)\n",
-              static_cast<long long>(rows), seconds, rows / seconds, batch_size);
+  std::printf(
+      "ceiling: %lld rows in %.2f s = %.0f rows/s (batch %zu; per batch: read %.2f ms, "
+      "delete %.2f ms)\n",
+      static_cast<long long>(rows), seconds, rows / seconds, batch_size,
+      read_s * 1000 / std::max<int64_t>(batches, 1),
+      delete_s * 1000 / std::max<int64_t>(batches, 1));
   return 0;
 }
 
 // ---- explain ----------------------------------------------------------------
 
-// The relay's batch read, planned and run as the relay runs it (a custom plan
-// for the actual values), with nothing in flight.
+// The relay's batch read, planned and run as the relay runs it, with nothing
+// in flight.
 int Explain(const std::string& dsn, size_t batch_size) {
   pqxx::connection c(dsn);
   pqxx::nontransaction tx(c);
-  tx.exec("SET plan_cache_mode = force_custom_plan");
-  tx.exec(std::string("PREPARE read_batch AS ") + outbox::PgOutboxStore::ReadBatchSql());
-  const pqxx::result plan = tx.exec("EXPLAIN (ANALYZE, COSTS OFF, SUMMARY ON) EXECUTE read_batch(" +
-                                    std::to_string(batch_size) + ", 0, 0, 16777216, 0)");
+  tx.exec("SET plan_cache_mode = force_custom_plan");  // as the relay's session
+  tx.exec("PREPARE read_batch AS " + outbox::PgOutboxStore::ReadBatchSql(batch_size));
+  const pqxx::result plan =
+      tx.exec("EXPLAIN (ANALYZE, COSTS OFF, SUMMARY ON) EXECUTE read_batch(0, 0, 16777216, 0)");
   for (const pqxx::row& line : plan) std::printf("    %s\n", line[0].c_str());
   return 0;
 }
@@ -398,12 +409,18 @@ double OldestPendingAge(pqxx::connection& c) {
 
 int Steady(const std::string& dsn, const std::string& bootstrap, const std::string& topic,
            const std::string& metrics_url, double rate, double seconds, int connections, int keys,
-           int payload_bytes) {
+           int payload_bytes, const std::string& dump_path) {
   pqxx::connection c(dsn);
   pqxx::nontransaction(c).exec(
       "CREATE TABLE IF NOT EXISTS bench_orders (id bigint GENERATED ALWAYS AS IDENTITY "
       "PRIMARY KEY, customer text NOT NULL, amount numeric NOT NULL, "
       "created_at timestamptz NOT NULL DEFAULT now())");
+  // Warm-up, not measured: connections, metadata, caches on every side.
+  {
+    Writers warm_up(dsn, topic, connections, rate > 0 ? rate : 1000, keys, payload_bytes);
+    warm_up.Run(1s);
+  }
+  while (OldestPendingAge(c) > 0) std::this_thread::sleep_for(10ms);
   Consumer consumer(bootstrap, topic);
   const Buckets before = ScrapeLatencyHistogram(metrics_url);
   Writers writers(dsn, topic, connections, rate, keys, payload_bytes);
@@ -436,13 +453,21 @@ int Steady(const std::string& dsn, const std::string& bootstrap, const std::stri
   std::vector<double> to_timestamp_ms, to_consumer_ms;
   size_t matched = 0;
   std::unordered_map<int64_t, int> seen;
+  std::FILE* dump = dump_path.empty() ? nullptr : std::fopen(dump_path.c_str(), "w");
+  if (dump != nullptr) std::fprintf(dump, "id,commit_us,kafka_timestamp_ms,consumed_us\n");
   for (const Consumed& m : consumer.consumed()) {
     const auto it = commit_us.find(m.id);
     if (it == commit_us.end() || seen[m.id]++ > 0) continue;
     ++matched;
+    if (dump != nullptr) {
+      std::fprintf(dump, "%lld,%lld,%lld,%lld\n", static_cast<long long>(m.id),
+                   static_cast<long long>(it->second), static_cast<long long>(m.kafka_ts_ms),
+                   static_cast<long long>(m.received_us));
+    }
     to_timestamp_ms.push_back(static_cast<double>(m.kafka_ts_ms) - it->second / 1000.0);
     to_consumer_ms.push_back((m.received_us - it->second) / 1000.0);
   }
+  if (dump != nullptr) std::fclose(dump);
   const double offered = rate > 0 ? rate : 0;
   const double achieved = expected / wrote_for;
   const bool kept_up = matched == expected && caught_up_after < 5;
@@ -461,7 +486,7 @@ int Steady(const std::string& dsn, const std::string& bootstrap, const std::stri
               Percentile(to_consumer_ms, 50), Percentile(to_consumer_ms, 99),
               Percentile(to_consumer_ms, 99.9));
   std::printf(
-      "  insert -> broker ack        p50 %6.1f  p99 %6.1f  p99.9 %6.1f ms (relay histogram, "
+      "  commit -> broker ack        p50 %6.1f  p99 %6.1f  p99.9 %6.1f ms (relay histogram, "
       "interpolated)\n",
       HistogramQuantile(before, after, 0.5) * 1000, HistogramQuantile(before, after, 0.99) * 1000,
       HistogramQuantile(before, after, 0.999) * 1000);
@@ -511,6 +536,8 @@ int main(int argc, char** argv) {
   steady->add_option("--connections", connections);
   steady->add_option("--keys", keys);
   steady->add_option("--payload-bytes", payload_bytes);
+  std::string dump_path;
+  steady->add_option("--dump", dump_path, "write each message's timestamps to this CSV file");
 
   CLI11_PARSE(app, argc, argv);
   try {
@@ -520,7 +547,7 @@ int main(int argc, char** argv) {
     if (*drain) return Drain(dsn, pid, label.empty() ? "" : " " + label, timeout);
     if (*steady) {
       return Steady(dsn, bootstrap, topic, metrics_url, rate, seconds, connections, keys,
-                    payload_bytes);
+                    payload_bytes, dump_path);
     }
   } catch (const std::exception& e) {
     std::fprintf(stderr, "outbox-bench: %s\n", e.what());

@@ -20,7 +20,8 @@ struct OutboxMessage {
   std::optional<std::string> payload;  // nullopt = tombstone
   // The row's `headers` object; the sink adds `outbox-id` itself.
   std::vector<std::pair<std::string, std::string>> headers;
-  // Seconds between created_at and the read, by the database's clock.
+  // Seconds between the row's commit (with track_commit_timestamp on; else
+  // created_at) and the read, by the database's clock.
   double age_at_read_seconds = 0;
   SteadyClock::time_point read_at{};
   // Row-specific delivery failures so far (relay-managed column).

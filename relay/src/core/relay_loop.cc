@@ -75,13 +75,15 @@ RelayLoop::Step RelayLoop::RunOnce() {
 bool RelayLoop::CanReadAhead() const {
   if (in_flight_.empty()) return true;
   if (one_at_a_time_) return false;
-  return in_flight_rows_ < options_.max_in_flight_rows &&
+  // A whole batch must fit: reads always ask for batch_size rows, so the
+  // store can keep one prepared statement per batch size.
+  return in_flight_rows_ + options_.batch_size <= options_.max_in_flight_rows &&
          in_flight_bytes_ < options_.max_in_flight_bytes;
 }
 
 ReadRequest RelayLoop::NextRead() const {
   ReadRequest request;
-  request.max_rows = std::min(options_.batch_size, options_.max_in_flight_rows - in_flight_rows_);
+  request.max_rows = options_.batch_size;
   request.max_bytes = options_.max_in_flight_bytes - in_flight_bytes_;
   for (const InFlightBatch& batch : in_flight_) {
     if (request.skip_from == 0 || batch.lowest_id < request.skip_from) {

@@ -75,7 +75,8 @@ RelayMetrics::RelayMetrics(const std::string& version)
       delivery_latency_(
           prometheus::BuildHistogram()
               .Name("outbox_relay_delivery_latency_seconds")
-              .Help("From the row's created_at (insert time, database clock) to the broker ack.")
+              .Help("From the row's commit (with track_commit_timestamp on; else its created_at, "
+                    "the inserting transaction's start) to the broker ack.")
               .Register(*registry_)
               .Add({}, LatencyBuckets())),
       postgres_up_(prometheus::BuildGauge()

@@ -3,6 +3,7 @@
 #include <chrono>
 #include <nlohmann/json.hpp>
 #include <pqxx/pqxx>
+#include <set>
 #include <thread>
 
 #include "common/log.h"
@@ -19,37 +20,43 @@ namespace {
 // (per-key order), or a dead letter blocks its key; both probes use small
 // partial indexes (schema/0002).
 //
-// $1 rows at most; ids in [$2, $3] are in flight and skipped (two index
+// @LIMIT@ rows at most (a literal, one prepared statement per batch size);
+// ids in [$1, $2] are in flight and skipped (two index
 // range scans, below and above them, so in-flight rows are never visited);
-// rows are added while the key + payload bytes before them stay under $4;
-// ids below $5 (ReadFloor) are known to be gone and not walked. The last
-// column is the requeue counter (schema/0004), read with the rows.
+// rows are added while the key + payload bytes before them stay under $3;
+// ids below $4 (ReadFloor) are known to be gone and not walked. The last
+// column is the requeue counter (schema/0004), read with the rows. A row's
+// age counts from its commit when track_commit_timestamp is on, else from
+// created_at (the inserting transaction's start).
 constexpr const char* kReadBatchSql = R"(
 WITH due AS (
-  (SELECT o.* FROM outbox o WHERE o.id < $2 AND o.id >= $5
+  (SELECT o.*, o.xmin AS inserted_by FROM outbox o WHERE o.id < $1 AND o.id >= $4
     AND (o.next_attempt_at IS NULL OR o.next_attempt_at <= now())
     AND NOT EXISTS (SELECT 1 FROM outbox w
                      WHERE w.next_attempt_at > now() AND w.key = o.key AND w.id < o.id)
     AND NOT EXISTS (SELECT 1 FROM outbox_dead_letter d WHERE d.blocks_key AND d.key = o.key)
-    ORDER BY o.id LIMIT $1)
+    ORDER BY o.id LIMIT @LIMIT@)
   UNION ALL
-  (SELECT o.* FROM outbox o WHERE o.id > $3 AND o.id >= $5
+  (SELECT o.*, o.xmin AS inserted_by FROM outbox o WHERE o.id > $2 AND o.id >= $4
     AND (o.next_attempt_at IS NULL OR o.next_attempt_at <= now())
     AND NOT EXISTS (SELECT 1 FROM outbox w
                      WHERE w.next_attempt_at > now() AND w.key = o.key AND w.id < o.id)
     AND NOT EXISTS (SELECT 1 FROM outbox_dead_letter d WHERE d.blocks_key AND d.key = o.key)
-    ORDER BY o.id LIMIT $1)),
+    ORDER BY o.id LIMIT @LIMIT@)),
 first AS (
-  SELECT * FROM due ORDER BY id LIMIT $1),
+  SELECT * FROM due ORDER BY id LIMIT @LIMIT@),
 sized AS (
   SELECT f.*, sum(coalesce(octet_length(f.key), 0) + coalesce(octet_length(f.payload), 0))
                 OVER (ORDER BY f.id ROWS UNBOUNDED PRECEDING) AS bytes_through
     FROM first f)
 SELECT id, topic, key, payload, headers::text,
-       extract(epoch FROM clock_timestamp() - created_at)::float8, attempts,
+       extract(epoch FROM clock_timestamp() - coalesce(
+         CASE WHEN current_setting('track_commit_timestamp') = 'on'
+              THEN pg_xact_commit_timestamp(inserted_by) END, created_at))::float8,
+       attempts,
        (SELECT CASE WHEN is_called THEN last_value ELSE 0 END FROM outbox_relay_requeues)
   FROM sized
- WHERE bytes_through - coalesce(octet_length(key), 0) - coalesce(octet_length(payload), 0) < $4
+ WHERE bytes_through - coalesce(octet_length(key), 0) - coalesce(octet_length(payload), 0) < $3
  ORDER BY id)";
 
 constexpr const char* kRemoveSql = "DELETE FROM outbox WHERE id = ANY($1::bigint[])";
@@ -161,6 +168,7 @@ struct PgOutboxStore::Connection {
   pqxx::connection pq;
   // Declared after pq: destroyed (UNLISTEN) before the connection closes.
   std::unique_ptr<NewRowsListener> listener;
+  std::set<size_t> read_sizes;  // batch sizes with a prepared read
 };
 
 PgOutboxStore::PgOutboxStore(std::string dsn, LockCallback on_lock_change)
@@ -181,13 +189,14 @@ Status PgOutboxStore::EnsureConnected() {
     pqxx::nontransaction(connection->pq)
         .exec(
             "SET statement_timeout = '30s'; SET lock_timeout = '10s'; "
-            // Plans for the actual id range and limit every time: a cached
-            // generic plan guesses LIMIT $1 as 10 % of the table and can
-            // turn the batch read into a scan of the whole backlog.
+            // Plans every read for its actual id range: the outbox's
+            // statistics are always stale (it fills and empties all day),
+            // and a cached generic plan made when it was nearly empty can
+            // stay in use while it holds a backlog. Costs ~1 ms of planning
+            // per read.
             "SET plan_cache_mode = force_custom_plan; "
             "SET tcp_keepalives_idle = 5; SET tcp_keepalives_interval = 2; "
             "SET tcp_keepalives_count = 3; SET tcp_user_timeout = 15000");
-    connection->pq.prepare("read_batch", kReadBatchSql);
     connection->pq.prepare("remove", kRemoveSql);
     connection->pq.prepare("dead_letter", kDeadLetterSql);
     connection->pq.prepare("retry_later", kRetryLaterSql);
@@ -287,8 +296,7 @@ Result<std::vector<OutboxMessage>> PgOutboxStore::ReadBatch(const ReadRequest& r
       // Nothing in flight: one range, everything above 0.
       const bool skip = request.skip_to > 0;
       rows =
-          tx.exec_prepared("read_batch", static_cast<int64_t>(request.max_rows),
-                           skip ? request.skip_from : int64_t{0},
+          tx.exec_prepared(PrepareRead(request.max_rows), skip ? request.skip_from : int64_t{0},
                            skip ? request.skip_to : int64_t{0}, request.max_bytes, floor_.floor());
     }
     if (!rows.empty()) {
@@ -309,6 +317,11 @@ Result<std::vector<OutboxMessage>> PgOutboxStore::ReadBatch(const ReadRequest& r
     for (const pqxx::row& row : rows) {
       OutboxMessage& m = batch.emplace_back();
       m.id = row[0].as<int64_t>();
+      if (m.id < floor_before_reset_) {
+        LogWarn("a row was found below the read floor; it was hidden until now",
+                {{"id", std::to_string(m.id)}, {"floor", std::to_string(floor_before_reset_)}});
+        floor_before_reset_ = 0;
+      }
       m.topic = row[1].as<std::string>();
       if (!row[2].is_null()) m.key = row[2].as<std::string>();
       if (!row[3].is_null()) m.payload = pqxx::binarystring(row[3]).str();
@@ -326,13 +339,27 @@ Result<std::vector<OutboxMessage>> PgOutboxStore::ReadBatch(const ReadRequest& r
   }
 }
 
-const char* PgOutboxStore::ReadBatchSql() { return kReadBatchSql; }
+std::string PgOutboxStore::ReadBatchSql(size_t max_rows) {
+  std::string sql = kReadBatchSql;
+  const std::string limit = std::to_string(max_rows);
+  for (size_t at; (at = sql.find("@LIMIT@")) != std::string::npos;) sql.replace(at, 7, limit);
+  return sql;
+}
+
+std::string PgOutboxStore::PrepareRead(size_t max_rows) {
+  const std::string name = "read_batch_" + std::to_string(max_rows);
+  if (connection_->read_sizes.insert(max_rows).second) {
+    connection_->pq.prepare(name, ReadBatchSql(max_rows));
+  }
+  return name;
+}
 
 void PgOutboxStore::MaintainFloor() {
   const auto now = SteadyClock::now();
   if (now - floor_reset_at_ >= kFloorResetInterval) {
     // A safety net for rows put back below the floor without bumping the
     // requeue counter: start from the lowest id again, now and then.
+    floor_before_reset_ = floor_.floor();
     floor_.Reset();
     floor_reset_at_ = now;
   }

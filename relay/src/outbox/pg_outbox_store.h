@@ -33,9 +33,10 @@ class PgOutboxStore : public OutboxStore {
   Wakeup AwaitNewRows(std::chrono::milliseconds timeout, const StopSignal& stop) override;
   bool listening() const override;
 
-  // The batch read's SQL ($1 rows, skip [$2, $3], $4 bytes), for the
-  // benchmark's EXPLAIN of exactly what the relay runs.
-  static const char* ReadBatchSql();
+  // The batch read's SQL for up to `max_rows` rows (parameters: skip
+  // [$1, $2], $3 bytes, $4 floor), also for the benchmark's EXPLAIN of
+  // exactly what the relay runs.
+  static std::string ReadBatchSql(size_t max_rows);
 
   // Ids below this are known to be gone; reads start here (see ReadFloor).
   int64_t read_floor() const { return floor_.floor(); }
@@ -51,6 +52,8 @@ class PgOutboxStore : public OutboxStore {
   bool TryLock();
   // Keeps floor_ current (see ReadFloor); on the read's connection.
   void MaintainFloor();
+  // The prepared read for this batch size (prepared on first use).
+  std::string PrepareRead(size_t max_rows);
   void DropConnection();
 
   struct Connection;  // wraps pqxx::connection, so libpqxx stays in the .cc
@@ -63,6 +66,7 @@ class PgOutboxStore : public OutboxStore {
   int session_pid_ = 0;
   int lost_session_pid_ = 0;
   ReadFloor floor_;
+  int64_t floor_before_reset_ = 0;        // to report rows the floor hid
   std::optional<int64_t> requeues_seen_;  // schema/0004's counter
   static constexpr std::chrono::milliseconds kFloorObserveInterval{20};
   static constexpr std::chrono::seconds kFloorResetInterval{10};

@@ -54,6 +54,13 @@ Status KafkaSink::Connect() {
   }
   conf.release();  // owned by the producer now
   rebuild_needed_ = false;
+  // Topics known in advance get their partition leaders looked up now, in
+  // the background, rather than on the first message (~0.2 s later).
+  for (const std::string& topic : config_.topics) {
+    if (rd_kafka_topic_t* handle = rd_kafka_topic_new(producer_, topic.c_str(), nullptr)) {
+      rd_kafka_topic_destroy(handle);
+    }
+  }
   return Status::Ok();
 }
 
