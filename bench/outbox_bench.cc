@@ -162,7 +162,8 @@ ProcessSample SampleProcess(int pid) {
 
 // Waits for the relay (pid) to empty the outbox; the clock starts when the
 // first row goes, so the relay's start-up is not counted.
-int Drain(const std::string& dsn, int pid, const std::string& label, double timeout_s) {
+int Drain(const std::string& dsn, int pid, const std::string& pid_file, const std::string& label,
+          double timeout_s) {
   pqxx::connection c(dsn);
   const auto first_id = [&] {
     const pqxx::result r = pqxx::nontransaction(c).exec("SELECT min(id) FROM outbox");
@@ -178,21 +179,28 @@ int Drain(const std::string& dsn, int pid, const std::string& label, double time
     std::this_thread::sleep_for(1ms);
   }
   const auto started = Clock::now();
-  const ProcessSample before = SampleProcess(pid);
-  ProcessSample during;
+  // Started before the relay: its pid arrives in a file. Its CPU time is
+  // counted from its start (start-up included: a few milliseconds).
+  for (int i = 0; pid == 0 && i < 2000; ++i) {
+    std::ifstream in(pid_file);
+    if (!(in >> pid)) std::this_thread::sleep_for(10ms);
+  }
+  if (pid == 0) {
+    std::fprintf(stderr, "drain: no relay pid\n");
+    return 1;
+  }
   double max_rss = 0;
   while (first_id() != -1) {
     if (SecondsSince(waiting) > timeout_s) {
       std::fprintf(stderr, "drain: not empty after %.0f s\n", timeout_s);
       return 1;
     }
-    during = SampleProcess(pid);
-    max_rss = std::max(max_rss, during.rss_mib);
-    std::this_thread::sleep_for(20ms);
+    max_rss = std::max(max_rss, SampleProcess(pid).rss_mib);
+    std::this_thread::sleep_for(1ms);
   }
   const double seconds = SecondsSince(started);
   const ProcessSample after = SampleProcess(pid);
-  const double cpu = after.cpu_seconds - before.cpu_seconds;
+  const double cpu = after.cpu_seconds;
   std::printf(
       "drain%s: %lld msgs in %.2f s = %.0f msg/s; relay CPU %.3f s per 1000 msgs; "
       "peak RSS %.1f MiB\n",
@@ -522,7 +530,9 @@ int main(int argc, char** argv) {
 
   CLI::App* drain = app.add_subcommand("drain", "watch a relay empty the outbox");
   drain->add_option("--dsn", dsn)->required();
-  drain->add_option("--pid", pid, "the relay's pid")->required();
+  std::string pid_file;
+  drain->add_option("--pid", pid, "the relay's pid");
+  drain->add_option("--pid-file", pid_file, "or a file the relay's pid will be written to");
   drain->add_option("--label", label);
   drain->add_option("--timeout", timeout);
 
@@ -544,7 +554,7 @@ int main(int argc, char** argv) {
     if (*fill) return Fill(dsn, rows, keys, payload_bytes, topic);
     if (*ceiling) return Ceiling(dsn, batch_size);
     if (*explain) return Explain(dsn, batch_size);
-    if (*drain) return Drain(dsn, pid, label.empty() ? "" : " " + label, timeout);
+    if (*drain) return Drain(dsn, pid, pid_file, label.empty() ? "" : " " + label, timeout);
     if (*steady) {
       return Steady(dsn, bootstrap, topic, metrics_url, rate, seconds, connections, keys,
                     payload_bytes, dump_path);
