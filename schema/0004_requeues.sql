@@ -9,6 +9,11 @@
 
 CREATE SEQUENCE IF NOT EXISTS outbox_relay_requeues;
 
+-- Every relay reads it with each batch and every requeue bumps it, whatever
+-- roles a deployment uses; it holds nothing but a count, and a stray bump
+-- only makes relays reread from the lowest id once.
+GRANT SELECT, USAGE ON SEQUENCE outbox_relay_requeues TO PUBLIC;
+
 INSERT INTO outbox_relay_schema_migrations (version, description)
 VALUES (4, 'requeue counter')
 ON CONFLICT (version) DO NOTHING;

@@ -417,5 +417,16 @@ TEST_F(PgOutboxStoreTest, ReadsStartAboveRemovedRowsAndARequeueBringsALowIdBack)
   EXPECT_EQ(IdsOf(*batch), (std::vector<int64_t>{1, 301, 302, 303}));
 }
 
+TEST_F(PgOutboxStoreTest, AnOlderSchemaIsReportedWithWhatToRun) {
+  pg().Exec("ALTER SEQUENCE outbox_relay_requeues RENAME TO outbox_relay_requeues_hidden");
+  PgOutboxStore store(pg().dsn());
+  Result<std::vector<OutboxMessage>> batch = store.ReadBatch(10);
+  pg().Exec("ALTER SEQUENCE outbox_relay_requeues_hidden RENAME TO outbox_relay_requeues");
+
+  ASSERT_FALSE(batch.ok());
+  EXPECT_EQ(batch.status().code(), StatusCode::kFailedPrecondition);
+  EXPECT_NE(batch.status().message().find("run `outbox-relay migrate`"), std::string::npos);
+}
+
 }  // namespace
 }  // namespace outbox

@@ -95,8 +95,10 @@ SELECT pg_snapshot_xmin(s)::text::bigint, pg_snapshot_xmax(s)::text::bigint,
 
 // Whether schema/0003's trigger is there and enabled; without it nothing
 // would ever be announced, and the relay polls without complaint.
-constexpr const char* kNotifyTriggerSql = R"(
-SELECT EXISTS (SELECT 1 FROM pg_trigger
+// Also whether the schema is recent enough for this relay (schema/0004).
+constexpr const char* kSchemaCheckSql = R"(
+SELECT to_regclass('outbox_relay_requeues') IS NOT NULL,
+       EXISTS (SELECT 1 FROM pg_trigger
                 WHERE tgrelid = 'outbox'::regclass AND tgname = 'outbox_notify'
                   AND tgenabled <> 'D'))";
 
@@ -201,8 +203,13 @@ Status PgOutboxStore::EnsureConnected() {
     connection->pq.prepare("dead_letter", kDeadLetterSql);
     connection->pq.prepare("retry_later", kRetryLaterSql);
     connection->pq.prepare("observe_floor", kObserveFloorSql);
-    const bool trigger =
-        pqxx::nontransaction(connection->pq).exec(kNotifyTriggerSql)[0][0].as<bool>();
+    const pqxx::row schema = pqxx::nontransaction(connection->pq).exec1(kSchemaCheckSql);
+    if (!schema[0].as<bool>()) {
+      return Status(StatusCode::kFailedPrecondition,
+                    "the database schema is older than this relay (no sequence "
+                    "outbox_relay_requeues): run `outbox-relay migrate`");
+    }
+    const bool trigger = schema[1].as<bool>();
     if (trigger) connection->listener = std::make_unique<NewRowsListener>(connection->pq);
     if (listening_logged_ != trigger) {
       LogInfo(trigger ? "listening for new rows (notify trigger outbox_notify)"
