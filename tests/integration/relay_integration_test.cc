@@ -297,6 +297,30 @@ TEST_F(RelayIntegrationTest, ACommitWakesTheRelayLongBeforeItsNextPoll) {
   ExpectEveryRowAccountedFor();
 }
 
+TEST_F(RelayIntegrationTest, NoticesWhenNotificationsStopArrivingAndPolls) {
+  RelayLoopOptions options = TestOptions();
+  options.poll_interval = 100ms;
+  RunningRelay relay(pg().dsn(), kafka.bootstrap(), options);
+  InsertOrders(1, 5);
+  ASSERT_TRUE(OutboxEmptyWithin(20s));
+  ASSERT_NE(relay.Metrics().find("outbox_relay_notify_working 1"), std::string::npos);
+
+  // As behind a transaction-pooling PgBouncer: the relay still listens, but
+  // commits no longer notify it.
+  pg().Exec("ALTER TABLE outbox DISABLE TRIGGER outbox_notify");
+  for (int i = 0; i < 6; ++i) {
+    InsertOrders(10 + i, 1);
+    std::this_thread::sleep_for(300ms);
+  }
+  ASSERT_TRUE(OutboxEmptyWithin(20s));  // polling still delivers everything
+  const std::string metrics = relay.Metrics();
+  pg().Exec("ALTER TABLE outbox ENABLE TRIGGER outbox_notify");
+
+  EXPECT_NE(metrics.find("outbox_relay_notify_working 0"), std::string::npos);
+  relay.Stop();
+  ExpectEveryRowAccountedFor();
+}
+
 TEST_F(RelayIntegrationTest, PipelinesBatchesAndKeepsEachKeyInOrder) {
   RelayLoopOptions options = TestOptions();
   options.batch_size = 50;
