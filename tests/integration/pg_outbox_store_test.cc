@@ -404,9 +404,9 @@ TEST_F(PgOutboxStoreTest, ReadsStartAboveRemovedRowsAndARequeueBringsALowIdBack)
   pg().Exec(
       "INSERT INTO outbox (topic, key, payload) "
       "SELECT 'orders', 'k' || i, 'p' FROM generate_series(1, 3) i");  // ids 301..303
-  for (int i = 0; i < 5; ++i) {
+  for (int i = 0; i < 6; ++i) {  // candidates must age ReadFloor::kMinAge
     ASSERT_TRUE(store.ReadBatch(10).ok());
-    std::this_thread::sleep_for(30ms);
+    std::this_thread::sleep_for(300ms);
   }
   EXPECT_GT(store.read_floor(), 200);  // the removed rows are not walked
 

@@ -4,8 +4,9 @@
 
 namespace outbox {
 
-void ReadFloor::Observe(const Observation& seen) {
-  while (!candidates_.empty() && candidates_.front().xmax <= seen.xmin) {
+void ReadFloor::Observe(const Observation& seen, Clock::time_point now) {
+  while (!candidates_.empty() && candidates_.front().xmax <= seen.xmin &&
+         now - candidates_.front().seen_at >= kMinAge) {
     // Every transaction that could still add a row below this candidate has
     // ended, and `seen` shows all live rows at or above the floor.
     int64_t raised = candidates_.front().lowest_live;
@@ -14,7 +15,7 @@ void ReadFloor::Observe(const Observation& seen) {
     candidates_.pop_front();
   }
   if (seen.lowest_live && candidates_.size() < kMaxCandidates) {
-    candidates_.push_back({*seen.lowest_live, seen.xmax});
+    candidates_.push_back({*seen.lowest_live, seen.xmax, now});
   }
 }
 

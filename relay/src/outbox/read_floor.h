@@ -13,11 +13,18 @@
 // xmax), every row below L that will ever exist is visible, so the floor may
 // rise to L, or to the lowest live id now if that is lower.
 //
+// One gap remains: an INSERT takes its id from the sequence a moment before
+// its transaction gets an xid (when the outbox row is its first write), so a
+// snapshot in between sees neither. A candidate is therefore also kept for
+// kMinAge before it may raise the floor; an insert stalled longer than that
+// between the two is caught by the periodic Reset().
+//
 // Rows put back with their original id (dead-letter requeue) can land below
 // the floor: Reset() drops it (on the requeue notification, and
 // periodically as a safety net).
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 #include <deque>
 #include <optional>
@@ -34,14 +41,18 @@ class ReadFloor {
     std::optional<int64_t> lowest_live;
   };
 
+  using Clock = std::chrono::steady_clock;
+  static constexpr std::chrono::seconds kMinAge{1};
+
   int64_t floor() const { return floor_; }
-  void Observe(const Observation& seen);
+  void Observe(const Observation& seen, Clock::time_point now = Clock::now());
   void Reset();
 
  private:
   struct Candidate {
     int64_t lowest_live;
     int64_t xmax;  // safe once every transaction below it has ended
+    Clock::time_point seen_at;
   };
   static constexpr size_t kMaxCandidates = 64;
 
