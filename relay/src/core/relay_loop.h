@@ -82,14 +82,15 @@ class RelayLoop {
 
   enum class Step {
     kIdle,       // nothing due; waited for new rows
-    kPublished,  // a batch made progress (delivered or dead-lettered rows)
+    kPublished,  // progress: a batch sent ahead, or one collected that
+                 // delivered or dead-lettered rows
     kBackedOff,  // nothing made progress; slept the back-off delay
     kStopped,    // stop was requested; nothing more to do
     kFatal,      // max_consecutive_fatal reached
   };
   Step RunOnce();
 
-  // Outcomes of the last batch not yet written back.
+  // Outcomes of collected batches not yet written back.
   const Settlement& unsettled() const { return unsettled_; }
 
  private:
