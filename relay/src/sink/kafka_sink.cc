@@ -66,7 +66,6 @@ Status KafkaSink::Connect() {
 
 void KafkaSink::Disconnect() {
   if (producer_ == nullptr) return;
-  in_flight_.clear();  // reports served from here on belong to no batch
   rd_kafka_purge(producer_, RD_KAFKA_PURGE_F_QUEUE | RD_KAFKA_PURGE_F_INFLIGHT);
   rd_kafka_poll(producer_, 0);
   rd_kafka_destroy(producer_);
@@ -98,9 +97,7 @@ void KafkaSink::Send(std::span<const OutboxMessage> batch) {
     // Nothing still in flight may be reported by a producer that is gone.
     if (!in_flight_.empty()) Withdraw();
     LogInfo("rebuilding the kafka producer");
-    std::deque<InFlight> withdrawn = std::move(in_flight_);
     Disconnect();
-    in_flight_ = std::move(withdrawn);
     if (Status s = Connect(); !s.ok()) {
       for (DeliveryOutcome& o : sent.outcomes) {
         o = {DeliveryKind::kFatal, "producer_create_failed", s.message()};
@@ -216,6 +213,9 @@ void KafkaSink::OnDelivery(rd_kafka_t*, const rd_kafka_message_t* message, void*
   const auto seq = static_cast<uint64_t>(reinterpret_cast<uintptr_t>(message->_private));
   for (InFlight& batch : self->in_flight_) {
     if (seq < batch.first_seq || seq >= batch.first_seq + batch.outcomes.size()) continue;
+    // Nothing outstanding: the batch was withdrawn (or is complete); a late
+    // report must not change what the caller was or will be told.
+    if (batch.outstanding == 0) return;
     DeliveryOutcome outcome =
         KafkaOutcome(message->err, message->err ? rd_kafka_err2str(message->err) : nullptr);
     outcome.partition = message->partition;
