@@ -108,22 +108,16 @@ bool RelayLoop::ReadAndSend(bool& caught_up) {
     return false;
   }
   caught_up = rows->size() < request.max_rows;
-  bool new_rows = false;
-  for (const OutboxMessage& row : *rows) {
-    if (row.id > highest_id_read_) {
-      highest_id_read_ = row.id;
-      new_rows = true;
-    }
-  }
+  // Rows come lowest id first (the store's contract).
+  const bool new_rows = !rows->empty() && rows->back().id > highest_id_read_;
+  if (new_rows) highest_id_read_ = rows->back().id;
   RecordWakeup(new_rows);
   if (rows->empty()) return true;
   batch.read = rows->size();
   batch.lowest_id = rows->front().id;
-  batch.highest_id = rows->front().id;
+  batch.highest_id = rows->back().id;
   batch.rows.reserve(rows->size());
   for (OutboxMessage& row : *rows) {
-    batch.lowest_id = std::min(batch.lowest_id, row.id);
-    batch.highest_id = std::max(batch.highest_id, row.id);
     if (row.key && batch.held_keys.count(*row.key) > 0) continue;  // stays pending
     std::optional<Rejection> rejection;
     if (!row.defect.empty()) {
