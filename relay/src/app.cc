@@ -195,7 +195,11 @@ int RunCommand(const std::string& config_path) {
   PgBacklogSource backlog(dsn);
   BacklogPoller poller(backlog, metrics,
                        std::chrono::milliseconds(config->metrics.refresh_interval_ms));
-  PgOutboxStore store(dsn, [&metrics](bool leader) { metrics.SetLeader(leader); });
+  LeaseOptions leases;
+  leases.ttl = std::chrono::milliseconds(config->relay.lease_ttl_ms);
+  // Its destructor hands the shards over to the other relays, after the loop
+  // below has drained and written everything back.
+  PgOutboxStore store(dsn, leases, [&metrics](const LeaseReport& r) { metrics.OnLeases(r); });
   RelayLoop loop(store, **sink, stop, metrics, options);
   LogInfo("relay started", {{"version", OUTBOX_RELAY_VERSION},
                             {"postgres", RedactDsn(config->postgres.dsn)},

@@ -24,6 +24,7 @@ class RelayProcess {
   // SIGTERM and wait; returns the exit code (-1 if killed by a signal).
   int Stop();
   bool running() const { return pid_ > 0; }
+  pid_t pid() const { return pid_; }
   int starts() const { return starts_; }
   const std::string& log_path() const { return log_path_; }
 

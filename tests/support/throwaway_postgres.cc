@@ -75,6 +75,10 @@ void ThrowawayPostgres::Ctl(const std::string& args) const {
 
 void ThrowawayPostgres::ResetOutbox() const {
   Exec("TRUNCATE outbox, outbox_dead_letter RESTART IDENTITY");
+  // Leases a test left behind (stores hand theirs over when destroyed).
+  Exec(
+      "UPDATE outbox_relay_lease SET owner = NULL, lease_until = '-infinity'; "
+      "TRUNCATE outbox_relay_instance");
 }
 
 }  // namespace outbox::testing

@@ -22,7 +22,8 @@ class ThrowawayPostgres {
   std::string Query(const std::string& sql) const;
   // Runs `pg_ctl ARGS` on the throwaway server (e.g. "stop -m immediate").
   void Ctl(const std::string& args) const;
-  // Empties the outbox and the dead letters and restarts the ids.
+  // Empties the outbox and the dead letters, restarts the ids and frees the
+  // shard leases.
   void ResetOutbox() const;
 
   ~ThrowawayPostgres();

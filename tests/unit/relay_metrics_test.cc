@@ -91,14 +91,36 @@ TEST(RelayMetrics, CountsDeadLettersRetriesAndBlockedKeys) {
   metrics.OnDeadLettered(m, "invalid_headers");
   metrics.OnRetryScheduled(m, "topic_authorization_failed");
   metrics.OnBlockedKeys(3);
-  metrics.SetLeader(true);
 
   const std::string text = metrics.Scrape();
   EXPECT_TRUE(Contains(text, "outbox_relay_dead_lettered_total{reason=\"invalid_headers\"} 2"));
   EXPECT_TRUE(
       Contains(text, "outbox_relay_retries_total{reason=\"topic_authorization_failed\"} 1"));
   EXPECT_TRUE(Contains(text, "outbox_relay_blocked_keys 3"));
+}
+
+TEST(RelayMetrics, ReportsShardLeasesAndHandovers) {
+  RelayMetrics metrics("x");
+  metrics.OnLeases({.shard_count = 4,
+                    .owned = 2,
+                    .live_instances = 2,
+                    .epochs = {{1, 7}, {3, 2}},
+                    .acquired = 2});
+  metrics.OnLeases(
+      {.shard_count = 4, .owned = 1, .live_instances = 3, .epochs = {{3, 2}}, .released = 1});
+
+  const std::string text = metrics.Scrape();
   EXPECT_TRUE(Contains(text, "outbox_relay_leader 1"));
+  EXPECT_TRUE(Contains(text, "outbox_relay_shards_owned 1"));
+  EXPECT_TRUE(Contains(text, "outbox_relay_instances 3"));
+  EXPECT_TRUE(Contains(text, "outbox_relay_lease_epoch{shard=\"1\"} 0"));
+  EXPECT_TRUE(Contains(text, "outbox_relay_lease_epoch{shard=\"3\"} 2"));
+  EXPECT_TRUE(Contains(text, "outbox_relay_shard_handovers_total{event=\"acquired\"} 2"));
+  EXPECT_TRUE(Contains(text, "outbox_relay_shard_handovers_total{event=\"released\"} 1"));
+  EXPECT_TRUE(Contains(text, "outbox_relay_shard_handovers_total{event=\"lost\"} 0"));
+
+  metrics.OnLeases({.shard_count = 4, .live_instances = 3, .epochs = {}, .lost = 1});
+  EXPECT_TRUE(Contains(metrics.Scrape(), "outbox_relay_leader 0"));
 }
 
 }  // namespace

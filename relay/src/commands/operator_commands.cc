@@ -6,6 +6,7 @@
 #include <nlohmann/json.hpp>
 
 #include "app.h"
+#include "common/shard_list.h"
 #include "outbox/network_timeouts.h"
 
 namespace outbox {
@@ -131,6 +132,19 @@ int Change(const OutboxAdmin& admin, const DeadLettersRequest& request) {
   return kExitOk;
 }
 
+json Instances(const OutboxStatus& s) {
+  json out = json::array();
+  for (const RelayInstance& i : s.instances) {
+    out.push_back({{"id", i.id},
+                   {"host", i.host},
+                   {"pid", i.pid},
+                   {"started_at", i.started_at},
+                   {"alive", i.alive},
+                   {"shards", i.shards}});
+  }
+  return out;
+}
+
 }  // namespace
 
 std::optional<std::chrono::seconds> ParseDuration(std::string_view text) {
@@ -168,7 +182,9 @@ int StatusCommand(const std::string& config_path, bool as_json) {
         {"dead_letters_by_reason", by_reason},
         {"blocked_keys", s.blocked_keys},
         {"blocked_key_examples", s.blocked_key_examples},
-        {"publisher", s.publisher ? json(*s.publisher) : json(nullptr)}};
+        {"instances", Instances(s)},
+        {"shards", s.shard_count},
+        {"unowned_shards", s.unowned_shards}};
     std::cout << out.dump(2) << '\n';
     return kExitOk;
   }
@@ -191,8 +207,19 @@ int StatusCommand(const std::string& config_path, bool as_json) {
   for (size_t i = 0; i < s.blocked_key_examples.size(); ++i) {
     std::printf("%s%s", i == 0 ? "  " : ", ", s.blocked_key_examples[i].c_str());
   }
-  std::printf("\npublisher:     %s\n",
-              s.publisher ? s.publisher->c_str() : "none (no relay holds the publisher lock)");
+  std::printf(
+      "\nshards:        %d, %s\n", s.shard_count,
+      s.unowned_shards.empty()
+          ? "all leased"
+          : (std::to_string(s.unowned_shards.size()) +
+             " without a live lease (nobody publishes them): " + ShardList(s.unowned_shards))
+                .c_str());
+  std::printf("instances:\n");
+  if (s.instances.empty()) std::printf("  none\n");
+  for (const RelayInstance& i : s.instances) {
+    std::printf("  %-40s %-5s since %s  shards: %s\n", i.id.c_str(), i.alive ? "live" : "gone",
+                i.started_at.c_str(), i.shards.empty() ? "none" : ShardList(i.shards).c_str());
+  }
   return kExitOk;
 }
 

@@ -70,6 +70,12 @@ struct RelaySettings {
   // Row-specific retriable failures before the row is dead-lettered
   // (0 = never). Failures while nothing is delivered (an outage) do not count.
   int max_attempts = 10;
+  // Several relays may share one outbox: each holds leases on shards of it
+  // (schema/0005) and renews them every lease_ttl_ms / 5. A relay that dies,
+  // is paused or loses the database has its shards taken over within about
+  // lease_ttl_ms * 1.2; a single relay restarted after a crash waits as long
+  // for its own old leases (a clean stop hands them over at once).
+  int lease_ttl_ms = 5000;
 };
 
 struct MetricsConfig {

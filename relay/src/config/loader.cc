@@ -258,6 +258,10 @@ void ReadConfig(const YAML::Node& root, Reader& reader, Config* config,
                    [&](const YAML::Node& v, const std::string& k) {
                      reader.Int(v, k, 1, 60000, &relay.poll_interval_ms);
                    }},
+                  {"lease_ttl_ms",
+                   [&](const YAML::Node& v, const std::string& k) {
+                     reader.Int(v, k, 500, 600000, &relay.lease_ttl_ms);
+                   }},
                   {"drain_timeout_ms",
                    [&](const YAML::Node& v, const std::string& k) {
                      reader.Int(v, k, 0, 600000, &relay.drain_timeout_ms);

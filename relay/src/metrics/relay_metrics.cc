@@ -96,10 +96,29 @@ RelayMetrics::RelayMetrics(const std::string& version)
                         .Add({})),
       leader_(prometheus::BuildGauge()
                   .Name("outbox_relay_leader")
-                  .Help("1 while this instance holds the outbox lock and publishes; "
+                  .Help("1 while this instance holds shard leases and publishes; "
                         "0 while it stands by.")
                   .Register(*registry_)
                   .Add({})),
+      shards_owned_(prometheus::BuildGauge()
+                        .Name("outbox_relay_shards_owned")
+                        .Help("Outbox shards this instance holds a lease on.")
+                        .Register(*registry_)
+                        .Add({})),
+      instances_(prometheus::BuildGauge()
+                     .Name("outbox_relay_instances")
+                     .Help("Live relay instances sharing the outbox, as this one sees them.")
+                     .Register(*registry_)
+                     .Add({})),
+      lease_epoch_(prometheus::BuildGauge()
+                       .Name("outbox_relay_lease_epoch")
+                       .Help("Fencing epoch of this instance's lease per shard (0 = not held).")
+                       .Register(*registry_)),
+      handovers_(prometheus::BuildCounter()
+                     .Name("outbox_relay_shard_handovers_total")
+                     .Help("Shards this instance acquired, released (handed over) or lost "
+                           "(its lease ran out and another instance claimed it).")
+                     .Register(*registry_)),
       notify_working_(prometheus::BuildGauge()
                           .Name("outbox_relay_notify_working")
                           .Help("1 while notifications from the outbox_notify trigger wake the "
@@ -212,6 +231,21 @@ void RelayMetrics::OnRetryScheduled(const OutboxMessage&, const std::string& rea
 }
 
 void RelayMetrics::OnBlockedKeys(int64_t count) { blocked_keys_.Set(static_cast<double>(count)); }
+
+void RelayMetrics::OnLeases(const LeaseReport& report) {
+  leader_.Set(report.owned > 0 ? 1 : 0);
+  shards_owned_.Set(report.owned);
+  instances_.Set(report.live_instances);
+  // One series per shard (a small, fixed number: schema/0005).
+  for (int shard = 0; shard < report.shard_count; ++shard) {
+    const auto held = report.epochs.find(shard);
+    lease_epoch_.Add({{"shard", std::to_string(shard)}})
+        .Set(held == report.epochs.end() ? 0 : static_cast<double>(held->second));
+  }
+  handovers_.Add({{"event", "acquired"}}).Increment(report.acquired);
+  handovers_.Add({{"event", "released"}}).Increment(report.released);
+  handovers_.Add({{"event", "lost"}}).Increment(report.lost);
+}
 
 void RelayMetrics::OnStoreResult(bool ok) {
   postgres_ok_ = ok;

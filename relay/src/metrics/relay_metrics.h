@@ -16,6 +16,7 @@
 #include <unordered_map>
 
 #include "core/backlog.h"
+#include "core/lease_report.h"
 #include "core/observer.h"
 
 namespace outbox {
@@ -41,8 +42,8 @@ class RelayMetrics : public RelayObserver {
   void OnHeartbeat() override;
   void OnNotifications(bool working) override { notify_working_.Set(working ? 1 : 0); }
 
-  // Whether this instance holds the outbox lock (publishes) or stands by.
-  void SetLeader(bool leader) { leader_.Set(leader ? 1 : 0); }
+  // After each round of shard lease keeping (another thread).
+  void OnLeases(const LeaseReport& report);
 
   // Updates the gauges that are derived from time, then serialises.
   std::string Scrape();
@@ -67,6 +68,10 @@ class RelayMetrics : public RelayObserver {
   prometheus::Gauge& kafka_up_;
   prometheus::Gauge& last_success_;
   prometheus::Gauge& leader_;
+  prometheus::Gauge& shards_owned_;
+  prometheus::Gauge& instances_;
+  prometheus::Family<prometheus::Gauge>& lease_epoch_;
+  prometheus::Family<prometheus::Counter>& handovers_;
   prometheus::Gauge& notify_working_;
   prometheus::Gauge& in_flight_;
   prometheus::Histogram& batch_size_;

@@ -3,12 +3,26 @@
 #include <pqxx/pqxx>
 
 #include "outbox/backlog_queries.h"
-#include "outbox/lock_key.h"
 
 namespace outbox {
 namespace {
 
 constexpr const char* kIso = "YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"";
+
+// "{1,2,3}" (an int[] as text) -> 1, 2, 3.
+std::vector<int> IntList(const std::string& text) {
+  std::vector<int> out;
+  std::string number;
+  for (char c : text) {
+    if (c >= '0' && c <= '9') {
+      number.push_back(c);
+    } else if (!number.empty()) {
+      out.push_back(std::stoi(number));
+      number.clear();
+    }
+  }
+  return out;
+}
 
 std::string IsoColumn(const std::string& column) {
   return "to_char(" + column + " AT TIME ZONE 'UTC', '" + kIso + "')";
@@ -96,16 +110,24 @@ Result<OutboxStatus> OutboxAdmin::ReadStatus() const {
                                         "blocks_key ORDER BY key LIMIT 10")) {
       status.blocked_key_examples.push_back(row[0].as<std::string>());
     }
-    const uint64_t key = static_cast<uint64_t>(kPublisherLockKey);
-    const pqxx::result holder = tx.exec(
-        "SELECT 'pid ' || a.pid || ' (' || coalesce(nullif(a.application_name, ''), '?') || "
-        "') from ' || coalesce(host(a.client_addr), 'local socket') || ', connected since ' || " +
-        IsoColumn("a.backend_start") +
-        " FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid "
-        "WHERE l.locktype = 'advisory' AND l.granted AND l.objsubid = 1 AND l.classid = " +
-        std::to_string(key >> 32) + " AND l.objid = " + std::to_string(key & 0xffffffffu) +
-        " AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())");
-    if (!holder.empty()) status.publisher = holder[0][0].as<std::string>();
+    for (const pqxx::row& row : tx.exec(
+             "SELECT i.id, i.host, i.pid, " + IsoColumn("i.started_at") +
+             ", i.alive_until > now(), coalesce((SELECT array_agg(l.shard ORDER BY l.shard)::text "
+             "FROM outbox_relay_lease l WHERE l.owner = i.id AND l.lease_until > now()), '{}') "
+             "FROM outbox_relay_instance i ORDER BY i.alive_until > now() DESC, i.id")) {
+      RelayInstance& instance = status.instances.emplace_back();
+      instance.id = row[0].as<std::string>();
+      instance.host = row[1].as<std::string>();
+      instance.pid = row[2].as<int>();
+      instance.started_at = row[3].as<std::string>();
+      instance.alive = row[4].as<bool>();
+      instance.shards = IntList(row[5].as<std::string>());
+    }
+    const pqxx::row shards = tx.exec1(
+        "SELECT count(*), coalesce(array_agg(shard ORDER BY shard) FILTER (WHERE owner IS NULL "
+        "OR lease_until <= now()), '{}')::text FROM outbox_relay_lease");
+    status.shard_count = shards[0].as<int>();
+    status.unowned_shards = IntList(shards[1].as<std::string>());
     return status;
   });
 }

@@ -44,13 +44,25 @@ struct DeadLetterRow {
   std::string last_failed_at;
 };
 
+// A relay that shares the outbox (schema/0005), as the database sees it.
+struct RelayInstance {
+  std::string id;  // host:pid:random
+  std::string host;
+  int pid = 0;
+  std::string started_at;   // ISO 8601, UTC
+  bool alive = false;       // renewed within its lease
+  std::vector<int> shards;  // held under a live lease
+};
+
 struct OutboxStatus {
   Backlog backlog;
   int64_t waiting_for_retry = 0;
   std::vector<std::pair<std::string, int64_t>> dead_letters_by_reason;
   int64_t blocked_keys = 0;
   std::vector<std::string> blocked_key_examples;  // up to 10
-  std::optional<std::string> publisher;           // who holds the publisher lock
+  std::vector<RelayInstance> instances;           // live ones first
+  int shard_count = 0;
+  std::vector<int> unowned_shards;  // no live lease: nobody publishes their rows
 };
 
 class OutboxAdmin {

@@ -1,14 +1,16 @@
 #include "outbox/pg_outbox_store.h"
 
 #include <chrono>
+#include <map>
 #include <nlohmann/json.hpp>
 #include <pqxx/pqxx>
 #include <set>
 #include <thread>
 
 #include "common/log.h"
-#include "outbox/lock_key.h"
+#include "outbox/notify_channel.h"
 #include "outbox/pg_errors.h"
+#include "outbox/session_settings.h"
 
 namespace outbox {
 namespace {
@@ -24,17 +26,26 @@ namespace {
 // ids in [$1, $2] are in flight and skipped (two index
 // range scans, below and above them, so in-flight rows are never visited);
 // rows are added while the key + payload bytes before them stay under $3;
-// ids below $4 (ReadFloor) are known to be gone and not walked. The last
-// column is the requeue counter (schema/0004), read with the rows. A row's
+// ids below $4 (ReadFloor) are known to be gone and not walked. Only rows of
+// shards leased to this relay are read: the shards in $5 at the epochs in $6
+// that the lease table still gives to owner $7 ($8 shards in all, see
+// schema/0005), checked on the database's clock in this very statement. The
+// last column is the requeue counter (schema/0004), read with the rows. A row's
 // age counts from its commit when track_commit_timestamp is on, else from
 // created_at (the inserting transaction's start).
 constexpr const char* kReadBatchSql = R"(
-WITH due AS (
+WITH leased AS MATERIALIZED (
+  SELECT coalesce(array_agg(l.shard), '{}') AS shards FROM outbox_relay_lease l
+    JOIN unnest($5::int[], $6::bigint[]) AS h(shard, epoch)
+      ON h.shard = l.shard AND h.epoch = l.epoch
+   WHERE l.owner = $7 AND l.lease_until > now()),
+due AS (
   (SELECT o.*, o.xmin AS inserted_by FROM outbox o WHERE o.id < $1 AND o.id >= $4
     AND (o.next_attempt_at IS NULL OR o.next_attempt_at <= now())
     AND NOT EXISTS (SELECT 1 FROM outbox w
                      WHERE w.next_attempt_at > now() AND w.key = o.key AND w.id < o.id)
     AND NOT EXISTS (SELECT 1 FROM outbox_dead_letter d WHERE d.blocks_key AND d.key = o.key)
+    AND outbox_relay_shard(o.key, o.id, $8) = ANY ((SELECT shards FROM leased)::int[])
     ORDER BY o.id LIMIT @LIMIT@)
   UNION ALL
   (SELECT o.*, o.xmin AS inserted_by FROM outbox o WHERE o.id > $2 AND o.id >= $4
@@ -42,6 +53,7 @@ WITH due AS (
     AND NOT EXISTS (SELECT 1 FROM outbox w
                      WHERE w.next_attempt_at > now() AND w.key = o.key AND w.id < o.id)
     AND NOT EXISTS (SELECT 1 FROM outbox_dead_letter d WHERE d.blocks_key AND d.key = o.key)
+    AND outbox_relay_shard(o.key, o.id, $8) = ANY ((SELECT shards FROM leased)::int[])
     ORDER BY o.id LIMIT @LIMIT@)),
 first AS (
   SELECT * FROM due ORDER BY id LIMIT @LIMIT@),
@@ -59,15 +71,36 @@ SELECT id, topic, key, payload, headers::text,
  WHERE bytes_through - coalesce(octet_length(key), 0) - coalesce(octet_length(payload), 0) < $3
  ORDER BY id)";
 
-constexpr const char* kRemoveSql = "DELETE FROM outbox WHERE id = ANY($1::bigint[])";
+// Write-backs are fenced: a row is removed, retried or dead-lettered only if
+// its shard is still this relay's at the epoch it holds (a relay paused past
+// its lease finds the epoch raised by the next holder). A lease that ran out
+// but was not claimed still counts: nobody else has acted on the shard, and
+// removing acknowledged rows then saves sending them again. FOR SHARE makes
+// a concurrent claim of the shard wait for this statement, or this statement
+// see the claim. @S@, @E@, @O@, @N@: the parameters with the
+// held shards, their epochs, the owner and the shard count.
+constexpr const char* kFenceCte = R"(fence AS (
+  SELECT l.shard FROM outbox_relay_lease l
+    JOIN unnest(@S@::int[], @E@::bigint[]) AS h(shard, epoch)
+      ON h.shard = l.shard AND h.epoch = l.epoch
+   WHERE l.owner = @O@
+     FOR SHARE OF l))";
+
+constexpr const char* kFencedRow =
+    "outbox_relay_shard(o.key, o.id, @N@) IN (SELECT shard FROM fence)";
+
+constexpr const char* kRemoveSql = R"(
+WITH @FENCE@
+DELETE FROM outbox o WHERE o.id = ANY($1::bigint[]) AND @FENCED@)";
 
 // Moves rows to the dead-letter table in the statement that deletes them.
 constexpr const char* kDeadLetterSql = R"(
-WITH input AS (
+WITH @FENCE@,
+input AS (
   SELECT * FROM unnest($1::bigint[], $2::text[], $3::text[], $4::boolean[])
            AS i(id, reason, error, blocks_key)),
 moved AS (
-  DELETE FROM outbox o USING input i WHERE o.id = i.id
+  DELETE FROM outbox o USING input i WHERE o.id = i.id AND @FENCED@
   RETURNING o.*, i.reason, i.error, i.blocks_key)
 INSERT INTO outbox_dead_letter
   (id, topic, key, payload, headers, created_at, reason, error, attempts,
@@ -78,13 +111,14 @@ SELECT id, topic, key, payload, headers, created_at, reason, error, attempts + 1
 ON CONFLICT (id) DO NOTHING)";
 
 constexpr const char* kRetryLaterSql = R"(
+WITH @FENCE@
 UPDATE outbox o
    SET attempts = o.attempts + 1,
        last_error = i.error,
        first_failed_at = coalesce(o.first_failed_at, now()),
        next_attempt_at = now() + i.delay_ms * interval '1 millisecond'
   FROM unnest($1::bigint[], $2::text[], $3::bigint[]) AS i(id, error, delay_ms)
- WHERE o.id = i.id)";
+ WHERE o.id = i.id AND @FENCED@)";
 
 // What ReadFloor needs: this statement's snapshot bounds and the lowest id at
 // or above the current floor (an index probe that starts at the floor).
@@ -95,9 +129,9 @@ SELECT pg_snapshot_xmin(s)::text::bigint, pg_snapshot_xmax(s)::text::bigint,
 
 // Whether schema/0003's trigger is there and enabled; without it nothing
 // would ever be announced, and the relay polls without complaint.
-// Also whether the schema is recent enough for this relay (schema/0004).
+// Also whether the schema is recent enough for this relay (schema/0005).
 constexpr const char* kSchemaCheckSql = R"(
-SELECT to_regclass('outbox_relay_requeues') IS NOT NULL,
+SELECT to_regclass('outbox_relay_lease') IS NOT NULL,
        EXISTS (SELECT 1 FROM pg_trigger
                 WHERE tgrelid = 'outbox'::regclass AND tgname = 'outbox_notify'
                   AND tgenabled <> 'D'))";
@@ -105,9 +139,19 @@ SELECT to_regclass('outbox_relay_requeues') IS NOT NULL,
 constexpr const char* kCountBlockedKeysSql =
     "SELECT count(DISTINCT key) FROM outbox_dead_letter WHERE blocks_key";
 
-// Session-level, so it is released the moment the holder's connection ends.
-const std::string kTryLockSql =
-    "SELECT pg_try_advisory_lock(" + std::to_string(kPublisherLockKey) + ")";
+// A write-back statement fenced by the leases in parameters first..first+3.
+std::string Fenced(const std::string& sql, int first) {
+  auto replace_all = [](std::string text, const std::string& from, const std::string& to) {
+    for (size_t at; (at = text.find(from)) != std::string::npos;) text.replace(at, from.size(), to);
+    return text;
+  };
+  std::string fence = kFenceCte, fenced = kFencedRow;
+  fence = replace_all(fence, "@S@", "$" + std::to_string(first));
+  fence = replace_all(fence, "@E@", "$" + std::to_string(first + 1));
+  fence = replace_all(fence, "@O@", "$" + std::to_string(first + 2));
+  fenced = replace_all(fenced, "@N@", "$" + std::to_string(first + 3));
+  return replace_all(replace_all(sql, "@FENCE@", fence), "@FENCED@", fenced);
+}
 
 // Parses the `headers` column; returns a defect description or "".
 std::string ParseHeaders(const std::string& text,
@@ -154,6 +198,11 @@ std::string Column(const std::vector<T>& rows, Field field) {
   return ArrayLiteral(rows, [&](const T& row) { return field(row); });
 }
 
+template <typename T>
+std::string Numbers(const std::vector<T>& numbers) {
+  return Column(numbers, [](T n) { return std::to_string(n); });
+}
+
 }  // namespace
 
 // Notifications on the relay's channel (schema/0003's trigger). Only their
@@ -173,8 +222,9 @@ struct PgOutboxStore::Connection {
   std::set<size_t> read_sizes;  // batch sizes with a prepared read
 };
 
-PgOutboxStore::PgOutboxStore(std::string dsn, LockCallback on_lock_change)
-    : dsn_(std::move(dsn)), on_lock_change_(std::move(on_lock_change)) {}
+PgOutboxStore::PgOutboxStore(std::string dsn, LeaseOptions leases,
+                             LeaseKeeper::ReportCallback on_leases)
+    : dsn_(dsn), keeper_(std::move(dsn), std::move(leases), std::move(on_leases)) {}
 
 PgOutboxStore::~PgOutboxStore() = default;
 
@@ -183,31 +233,23 @@ Status PgOutboxStore::EnsureConnected() {
   DropConnection();
   try {
     auto connection = std::make_unique<Connection>(dsn_);
-    // A statement that hangs (lock wait, lost server) must not wedge the
-    // loop; the relay's statements are index lookups that take milliseconds.
-    // The server side of keepalives: a session whose relay vanished (a
-    // network partition) ends within ~15 s instead of holding the outbox
-    // lock for the kernel's two hours. Ignored on Unix sockets.
     pqxx::nontransaction(connection->pq)
-        .exec(
-            "SET statement_timeout = '30s'; SET lock_timeout = '10s'; "
-            // Plans every read for its actual id range: the outbox's
-            // statistics are always stale (it fills and empties all day),
-            // and a cached generic plan made when it was nearly empty can
-            // stay in use while it holds a backlog. Costs ~1 ms of planning
-            // per read.
-            "SET plan_cache_mode = force_custom_plan; "
-            "SET tcp_keepalives_idle = 5; SET tcp_keepalives_interval = 2; "
-            "SET tcp_keepalives_count = 3; SET tcp_user_timeout = 15000");
-    connection->pq.prepare("remove", kRemoveSql);
-    connection->pq.prepare("dead_letter", kDeadLetterSql);
-    connection->pq.prepare("retry_later", kRetryLaterSql);
+        .exec(std::string(kSessionSettingsSql) +
+              // Plans every read for its actual id range: the outbox's
+              // statistics are always stale (it fills and empties all day),
+              // and a cached generic plan made when it was nearly empty can
+              // stay in use while it holds a backlog. Costs ~1 ms of planning
+              // per read.
+              "; SET plan_cache_mode = force_custom_plan");
+    connection->pq.prepare("remove", Fenced(kRemoveSql, 2));
+    connection->pq.prepare("dead_letter", Fenced(kDeadLetterSql, 5));
+    connection->pq.prepare("retry_later", Fenced(kRetryLaterSql, 4));
     connection->pq.prepare("observe_floor", kObserveFloorSql);
     const pqxx::row schema = pqxx::nontransaction(connection->pq).exec1(kSchemaCheckSql);
     if (!schema[0].as<bool>()) {
       return Status(StatusCode::kFailedPrecondition,
-                    "the database schema is older than this relay (no sequence "
-                    "outbox_relay_requeues): run `outbox-relay migrate`");
+                    "the database schema is older than this relay (no table "
+                    "outbox_relay_lease): run `outbox-relay migrate`");
     }
     const bool trigger = schema[1].as<bool>();
     if (trigger) connection->listener = std::make_unique<NewRowsListener>(connection->pq);
@@ -217,6 +259,9 @@ Status PgOutboxStore::EnsureConnected() {
       listening_logged_ = trigger;
     }
     connection_ = std::move(connection);
+    // Leases are taken once the schema is known to have them; the first
+    // round runs here, so a lone relay reads at once.
+    if (!keeper_.started()) keeper_.Start();
     return Status::Ok();
   } catch (const std::exception& e) {
     return Classify(e);
@@ -243,68 +288,43 @@ Status PgOutboxStore::Classify(const std::exception& e) {
   return Status(StatusCode::kInternal, message);
 }
 
-void PgOutboxStore::DropConnection() {
-  connection_.reset();
-  if (holds_lock_) {
-    holds_lock_ = false;
-    lost_session_pid_ = session_pid_;
-    LogWarn("lost the database session that held the outbox lock");
-    if (on_lock_change_) on_lock_change_(false);
-  }
-}
+void PgOutboxStore::DropConnection() { connection_.reset(); }
 
-bool PgOutboxStore::TryLock() {
-  pqxx::nontransaction tx(connection_->pq);
-  bool locked = tx.exec(kTryLockSql)[0][0].as<bool>();
-  if (!locked && lost_session_pid_ != 0) {
-    // The holder may be this relay's own previous session, cut off by the
-    // network: the server keeps it (and the lock) until it notices the
-    // peer is gone. It is abandoned, so end it and take the lock at once.
-    const pqxx::result ended = tx.exec(
-        "SELECT pg_terminate_backend(l.pid) FROM pg_locks l "
-        "WHERE l.locktype = 'advisory' AND l.granted AND l.objsubid = 1 AND l.classid = " +
-        std::to_string(kPublisherLockKey >> 32) +
-        " AND l.objid = " + std::to_string(kPublisherLockKey & 0xffffffff) +
-        " AND l.pid = " + std::to_string(lost_session_pid_));
-    if (!ended.empty() && ended[0][0].as<bool>()) {
-      LogWarn("ended this relay's previous database session, which still held the outbox lock",
-              {{"pid", std::to_string(lost_session_pid_)}});
-      // Termination is asynchronous; the lock is free once it has exited.
-      for (int i = 0; i < 50 && !locked; ++i) {
-        std::this_thread::sleep_for(std::chrono::milliseconds(20));
-        locked = tx.exec(kTryLockSql)[0][0].as<bool>();
-      }
+void PgOutboxStore::ReportDrained(const std::vector<int>& draining, const ReadRequest& request) {
+  std::vector<int> drained;
+  std::map<int, int64_t> marks;
+  for (int shard : draining) {
+    // Rows of a draining shard are no longer read, so those in flight have
+    // ids up to the highest id read so far. Once the lowest id in flight is
+    // above that (or nothing is in flight), they have all been settled.
+    const int64_t mark = drain_marks_.count(shard) ? drain_marks_[shard] : highest_id_read_;
+    if (request.skip_to == 0 || request.skip_from > mark) {
+      drained.push_back(shard);
+    } else {
+      marks[shard] = mark;
     }
-    lost_session_pid_ = 0;
   }
-  if (!locked) {
-    if (!standby_logged_) {
-      LogInfo("another relay holds the outbox lock; standing by");
-      standby_logged_ = true;
-    }
-    return false;
-  }
-  holds_lock_ = true;
-  session_pid_ = connection_->pq.backendpid();
-  standby_logged_ = false;
-  LogInfo("holding the outbox lock; publishing");
-  if (on_lock_change_) on_lock_change_(true);
-  return true;
+  drain_marks_ = std::move(marks);
+  if (!drained.empty()) keeper_.Drained(drained);
 }
 
 Result<std::vector<OutboxMessage>> PgOutboxStore::ReadBatch(const ReadRequest& request) {
   if (Status s = EnsureConnected(); !s.ok()) return s;
   try {
-    if (!holds_lock_ && !TryLock()) return std::vector<OutboxMessage>{};
+    const LeaseView leases = keeper_.View();
+    ReportDrained(leases.draining, request);
+    const HeldLeases& held = leases.readable;
+    if (held.shards.empty()) return std::vector<OutboxMessage>{};  // standing by
     MaintainFloor();
     pqxx::result rows;
     {
       pqxx::nontransaction tx(connection_->pq);
       // Nothing in flight: one range, everything above 0.
       const bool skip = request.skip_to > 0;
-      rows =
-          tx.exec_prepared(PrepareRead(request.max_rows), skip ? request.skip_from : int64_t{0},
-                           skip ? request.skip_to : int64_t{0}, request.max_bytes, floor_.floor());
+      rows = tx.exec_prepared(PrepareRead(request.max_rows), skip ? request.skip_from : int64_t{0},
+                              skip ? request.skip_to : int64_t{0}, request.max_bytes,
+                              floor_.floor(), Numbers(held.shards), Numbers(held.epochs),
+                              keeper_.instance_id(), held.shard_count);
     }
     if (!rows.empty()) {
       // Rows were put back with low ids since the last read: the floor may
@@ -340,6 +360,7 @@ Result<std::vector<OutboxMessage>> PgOutboxStore::ReadBatch(const ReadRequest& r
       m.attempts = row[6].as<int>();
       m.read_at = read_at;
     }
+    if (!batch.empty()) highest_id_read_ = std::max(highest_id_read_, batch.back().id);
     return batch;
   } catch (const std::exception& e) {
     return Classify(e);
@@ -412,35 +433,54 @@ Wakeup PgOutboxStore::AwaitNewRows(std::chrono::milliseconds timeout, const Stop
 Status PgOutboxStore::Settle(const Settlement& settlement) {
   if (settlement.empty()) return Status::Ok();
   if (Status s = EnsureConnected(); !s.ok()) return s;
+  const HeldLeases held = keeper_.Held();
+  const std::string shards = Numbers(held.shards), epochs = Numbers(held.epochs);
+  const std::string& owner = keeper_.instance_id();
   try {
+    int64_t removed = 0;
     if (settlement.dead_letters.empty() && settlement.retries.empty()) {
       // The common case is one statement: no BEGIN/COMMIT round trips.
       pqxx::nontransaction tx(connection_->pq);
-      tx.exec_prepared("remove",
-                       Column(settlement.delivered, [](int64_t id) { return std::to_string(id); }));
-      return Status::Ok();
+      removed = tx.exec_prepared("remove", Numbers(settlement.delivered), shards, epochs, owner,
+                                 held.shard_count)
+                    .affected_rows();
+    } else {
+      pqxx::work tx(connection_->pq);
+      if (!settlement.delivered.empty()) {
+        removed = tx.exec_prepared("remove", Numbers(settlement.delivered), shards, epochs, owner,
+                                   held.shard_count)
+                      .affected_rows();
+      }
+      const auto& dead = settlement.dead_letters;
+      if (!dead.empty()) {
+        tx.exec_prepared("dead_letter",
+                         Column(dead, [](const DeadLetter& d) { return std::to_string(d.id); }),
+                         Column(dead, [](const DeadLetter& d) { return QuotedElement(d.reason); }),
+                         Column(dead, [](const DeadLetter& d) { return QuotedElement(d.error); }),
+                         Column(dead, [](const DeadLetter& d) { return d.blocks_key ? "t" : "f"; }),
+                         shards, epochs, owner, held.shard_count);
+      }
+      const auto& retries = settlement.retries;
+      if (!retries.empty()) {
+        tx.exec_prepared(
+            "retry_later",
+            Column(retries, [](const RetryLater& r) { return std::to_string(r.id); }),
+            Column(retries, [](const RetryLater& r) { return QuotedElement(r.error); }),
+            Column(retries, [](const RetryLater& r) { return std::to_string(r.delay.count()); }),
+            shards, epochs, owner, held.shard_count);
+      }
+      tx.commit();
     }
-    pqxx::work tx(connection_->pq);
-    if (!settlement.delivered.empty()) {
-      tx.exec_prepared("remove",
-                       Column(settlement.delivered, [](int64_t id) { return std::to_string(id); }));
+    const int64_t kept = static_cast<int64_t>(settlement.delivered.size()) - removed;
+    if (kept > 0) {
+      // Also after a write-back repeated on an unknown outcome (the rows are
+      // gone already); usually a lease that moved on: the new holder sends
+      // these rows again (duplicates, in order).
+      LogInfo(
+          "acknowledged rows were not removed: already gone, or their shard's lease moved "
+          "to another relay",
+          {{"rows", std::to_string(kept)}});
     }
-    const auto& dead = settlement.dead_letters;
-    if (!dead.empty()) {
-      tx.exec_prepared("dead_letter",
-                       Column(dead, [](const DeadLetter& d) { return std::to_string(d.id); }),
-                       Column(dead, [](const DeadLetter& d) { return QuotedElement(d.reason); }),
-                       Column(dead, [](const DeadLetter& d) { return QuotedElement(d.error); }),
-                       Column(dead, [](const DeadLetter& d) { return d.blocks_key ? "t" : "f"; }));
-    }
-    const auto& retries = settlement.retries;
-    if (!retries.empty()) {
-      tx.exec_prepared(
-          "retry_later", Column(retries, [](const RetryLater& r) { return std::to_string(r.id); }),
-          Column(retries, [](const RetryLater& r) { return QuotedElement(r.error); }),
-          Column(retries, [](const RetryLater& r) { return std::to_string(r.delay.count()); }));
-    }
-    tx.commit();
     return Status::Ok();
   } catch (const std::exception& e) {
     return Classify(e);

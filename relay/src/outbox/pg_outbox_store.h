@@ -1,30 +1,31 @@
 // OutboxStore on PostgreSQL via libpqxx: the only place that talks to the
 // outbox table. libpqxx exceptions stop here and become Status codes.
 //
-// One relay publishes at a time: the store reads only while its session holds
-// an advisory lock on the outbox. Other instances read empty batches (standby)
-// and take over as soon as the holder's session ends, so keys stay in order
-// even when several relays are started by mistake or for availability.
+// Several relays may share one outbox: the store reads and writes back only
+// rows of the shards its LeaseKeeper holds (schema/0005), so each key has one
+// publisher at a time and keeps its order across handovers. A relay without
+// shards reads empty batches (standby).
 //
 // Threading: one thread at a time (it owns one connection).
 #pragma once
 
-#include <functional>
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
 
 #include "core/outbox_store.h"
+#include "outbox/lease_keeper.h"
 #include "outbox/read_floor.h"
 
 namespace outbox {
 
 class PgOutboxStore : public OutboxStore {
  public:
-  // `on_lock_change(true)` when this instance starts publishing, false when
-  // it loses the lock (its connection ended).
-  using LockCallback = std::function<void(bool holds_lock)>;
-  explicit PgOutboxStore(std::string dsn, LockCallback on_lock_change = {});
+  // `on_leases` gets each round of lease keeping (for the metrics). Leases
+  // are taken on first use and handed over when the store is destroyed.
+  explicit PgOutboxStore(std::string dsn, LeaseOptions leases = {},
+                         LeaseKeeper::ReportCallback on_leases = {});
   ~PgOutboxStore() override;
 
   using OutboxStore::ReadBatch;
@@ -34,8 +35,8 @@ class PgOutboxStore : public OutboxStore {
   bool listening() const override;
 
   // The batch read's SQL for up to `max_rows` rows (parameters: skip
-  // [$1, $2], $3 bytes, $4 floor), also for the benchmark's EXPLAIN of
-  // exactly what the relay runs.
+  // [$1, $2], $3 bytes, $4 floor, $5-$8 leases), also for the benchmark's
+  // EXPLAIN of exactly what the relay runs.
   static std::string ReadBatchSql(size_t max_rows);
 
   // Ids below this are known to be gone; reads start here (see ReadFloor).
@@ -43,13 +44,15 @@ class PgOutboxStore : public OutboxStore {
   Status Settle(const Settlement& settlement) override;
   Result<int64_t> CountBlockedKeys() override;
 
+  LeaseKeeper& leases() { return keeper_; }
+
  private:
   // Connects (again) if there is no healthy connection.
   Status EnsureConnected();
   // Maps a libpqxx exception to a Status; drops the connection when broken.
   Status Classify(const std::exception& e);
-  // Tries to take the outbox lock on the current connection.
-  bool TryLock();
+  // Tells the keeper which draining shards have nothing in flight any more.
+  void ReportDrained(const std::vector<int>& draining, const ReadRequest& request);
   // Keeps floor_ current (see ReadFloor); on the read's connection.
   void MaintainFloor();
   // The prepared read for this batch size (prepared on first use).
@@ -59,12 +62,9 @@ class PgOutboxStore : public OutboxStore {
   struct Connection;  // wraps pqxx::connection, so libpqxx stays in the .cc
   std::string dsn_;
   std::unique_ptr<Connection> connection_;
-  LockCallback on_lock_change_;
-  bool holds_lock_ = false;
-  bool standby_logged_ = false;
-  // Backend pid of the session holding the lock, and of the last one lost.
-  int session_pid_ = 0;
-  int lost_session_pid_ = 0;
+  LeaseKeeper keeper_;
+  int64_t highest_id_read_ = 0;
+  std::map<int, int64_t> drain_marks_;  // draining shard -> highest id read before
   ReadFloor floor_;
   int64_t floor_before_reset_ = 0;        // to report rows the floor hid
   std::optional<int64_t> requeues_seen_;  // schema/0004's counter
