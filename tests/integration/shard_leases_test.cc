@@ -200,6 +200,40 @@ TEST_F(ShardLeasesTest, TheShardsOfAVanishedRelayAreTakenOverOnceItsLeaseRunsOut
   EXPECT_EQ(after->size(), 20u);
 }
 
+TEST_F(ShardLeasesTest, ANewlyAcquiredShardJoinsTheReadsOnlyOnceNothingIsInFlight) {
+  // A vanished relay holds shards 8..15 for another second.
+  pg().Exec(
+      "INSERT INTO outbox_relay_instance (id, host, pid, alive_until) "
+      "VALUES ('ghost', 'elsewhere', 1, now() + interval '1 s')");
+  pg().Exec(
+      "UPDATE outbox_relay_lease SET owner = 'ghost', epoch = epoch + 1, "
+      "lease_until = now() + interval '1 s' WHERE shard >= 8");
+  InsertKeys(200, 1);
+  auto store = Store(1000ms);
+  Result<std::vector<OutboxMessage>> in_flight = store->ReadBatch(1000);
+  ASSERT_TRUE(in_flight.ok());
+  ASSERT_EQ(Owned(*store), 8u);
+  ASSERT_GT(in_flight->size(), 0u);
+  ASSERT_LT(in_flight->size(), 200u);
+  for (int i = 0; i < 60 && Owned(*store) < size_t{kShards}; ++i) {
+    std::this_thread::sleep_for(50ms);
+  }
+  ASSERT_EQ(Owned(*store), size_t{kShards});
+
+  // Rows of the new shards lie inside the skipped (in-flight) id range: a
+  // read now could send a later row of such a key before an earlier one.
+  const ReadRequest while_in_flight{
+      .max_rows = 1000, .skip_from = in_flight->front().id, .skip_to = in_flight->back().id};
+  Result<std::vector<OutboxMessage>> held_back = store->ReadBatch(while_in_flight);
+  ASSERT_TRUE(held_back.ok());
+  EXPECT_TRUE(held_back->empty());
+
+  ASSERT_TRUE(store->Settle(Delivered(*in_flight)).ok());
+  Result<std::vector<OutboxMessage>> rest = store->ReadBatch(1000);
+  ASSERT_TRUE(rest.ok());
+  EXPECT_EQ(in_flight->size() + rest->size(), 200u);
+}
+
 TEST_F(ShardLeasesTest, AStoreFencedOutByANewerEpochReadsAndRemovesNothing) {
   InsertKeys(30, 1);
   auto store = Store(60000ms);  // it would not notice by itself for a while

@@ -111,6 +111,7 @@ TEST(RelayMetrics, ReportsShardLeasesAndHandovers) {
 
   const std::string text = metrics.Scrape();
   EXPECT_TRUE(Contains(text, "outbox_relay_leader 1"));
+  EXPECT_TRUE(Contains(text, "outbox_relay_shards 4"));
   EXPECT_TRUE(Contains(text, "outbox_relay_shards_owned 1"));
   EXPECT_TRUE(Contains(text, "outbox_relay_instances 3"));
   EXPECT_TRUE(Contains(text, "outbox_relay_lease_epoch{shard=\"1\"} 0"));

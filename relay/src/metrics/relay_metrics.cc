@@ -100,6 +100,11 @@ RelayMetrics::RelayMetrics(const std::string& version)
                         "0 while it stands by.")
                   .Register(*registry_)
                   .Add({})),
+      shards_(prometheus::BuildGauge()
+                  .Name("outbox_relay_shards")
+                  .Help("Shards the outbox is split into (schema/0005).")
+                  .Register(*registry_)
+                  .Add({})),
       shards_owned_(prometheus::BuildGauge()
                         .Name("outbox_relay_shards_owned")
                         .Help("Outbox shards this instance holds a lease on.")
@@ -234,6 +239,7 @@ void RelayMetrics::OnBlockedKeys(int64_t count) { blocked_keys_.Set(static_cast<
 
 void RelayMetrics::OnLeases(const LeaseReport& report) {
   leader_.Set(report.owned > 0 ? 1 : 0);
+  shards_.Set(report.shard_count);
   shards_owned_.Set(report.owned);
   instances_.Set(report.live_instances);
   // One series per shard (a small, fixed number: schema/0005).

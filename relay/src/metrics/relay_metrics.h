@@ -68,6 +68,7 @@ class RelayMetrics : public RelayObserver {
   prometheus::Gauge& kafka_up_;
   prometheus::Gauge& last_success_;
   prometheus::Gauge& leader_;
+  prometheus::Gauge& shards_;
   prometheus::Gauge& shards_owned_;
   prometheus::Gauge& instances_;
   prometheus::Family<prometheus::Gauge>& lease_epoch_;

@@ -1,5 +1,6 @@
 #include "outbox/pg_outbox_store.h"
 
+#include <algorithm>
 #include <chrono>
 #include <map>
 #include <nlohmann/json.hpp>
@@ -290,6 +291,19 @@ Status PgOutboxStore::Classify(const std::exception& e) {
 
 void PgOutboxStore::DropConnection() { connection_.reset(); }
 
+bool PgOutboxStore::JoinShards(const std::vector<int>& readable, const ReadRequest& request) {
+  const std::set<int> now(readable.begin(), readable.end());
+  const bool joining =
+      std::any_of(now.begin(), now.end(), [this](int shard) { return reading_.count(shard) == 0; });
+  // A newly acquired shard cannot join while batches are in flight: their
+  // id range is skipped by this read, and it may hide rows of the new shard
+  // that were never read, so a later row of such a key would go first.
+  // Reading nothing makes the loop collect what is in flight first.
+  if (joining && request.skip_to > 0) return false;
+  reading_ = now;  // shards lost or handed over leave at once
+  return true;
+}
+
 void PgOutboxStore::ReportDrained(const std::vector<int>& draining, const ReadRequest& request) {
   std::vector<int> drained;
   std::map<int, int64_t> marks;
@@ -314,6 +328,7 @@ Result<std::vector<OutboxMessage>> PgOutboxStore::ReadBatch(const ReadRequest& r
     const LeaseView leases = keeper_.View();
     ReportDrained(leases.draining, request);
     const HeldLeases& held = leases.readable;
+    if (!JoinShards(held.shards, request)) return std::vector<OutboxMessage>{};
     if (held.shards.empty()) return std::vector<OutboxMessage>{};  // standing by
     MaintainFloor();
     pqxx::result rows;

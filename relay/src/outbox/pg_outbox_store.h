@@ -12,6 +12,7 @@
 #include <map>
 #include <memory>
 #include <optional>
+#include <set>
 #include <string>
 
 #include "core/outbox_store.h"
@@ -51,6 +52,9 @@ class PgOutboxStore : public OutboxStore {
   Status EnsureConnected();
   // Maps a libpqxx exception to a Status; drops the connection when broken.
   Status Classify(const std::exception& e);
+  // Whether this read may go ahead with the `readable` shards: a newly
+  // acquired one joins only when nothing is in flight.
+  bool JoinShards(const std::vector<int>& readable, const ReadRequest& request);
   // Tells the keeper which draining shards have nothing in flight any more.
   void ReportDrained(const std::vector<int>& draining, const ReadRequest& request);
   // Keeps floor_ current (see ReadFloor); on the read's connection.
@@ -65,6 +69,7 @@ class PgOutboxStore : public OutboxStore {
   LeaseKeeper keeper_;
   int64_t highest_id_read_ = 0;
   std::map<int, int64_t> drain_marks_;  // draining shard -> highest id read before
+  std::set<int> reading_;               // shards the reads include
   ReadFloor floor_;
   int64_t floor_before_reset_ = 0;        // to report rows the floor hid
   std::optional<int64_t> requeues_seen_;  // schema/0004's counter
