@@ -119,15 +119,24 @@ int Ceiling(const std::string& dsn, size_t batch_size) {
 // ---- explain ----------------------------------------------------------------
 
 // The relay's batch read, planned and run as the relay runs it, with nothing
-// in flight.
+// in flight and every shard leased (in a transaction that is rolled back, so
+// no relay's lease is touched for good).
 int Explain(const std::string& dsn, size_t batch_size) {
   pqxx::connection c(dsn);
-  pqxx::nontransaction tx(c);
-  tx.exec("SET plan_cache_mode = force_custom_plan");  // as the relay's session
+  pqxx::work tx(c);
+  tx.exec("SET LOCAL plan_cache_mode = force_custom_plan");  // as the relay's session
+  const pqxx::row leases = tx.exec1(
+      "WITH taken AS (UPDATE outbox_relay_lease SET owner = 'outbox-bench', epoch = epoch + 1, "
+      "lease_until = now() + interval '1 min' RETURNING shard, epoch) "
+      "SELECT array_agg(shard ORDER BY shard)::text, array_agg(epoch ORDER BY shard)::text, "
+      "count(*) FROM taken");
   tx.exec("PREPARE read_batch AS " + outbox::PgOutboxStore::ReadBatchSql(batch_size));
   const pqxx::result plan =
-      tx.exec("EXPLAIN (ANALYZE, COSTS OFF, SUMMARY ON) EXECUTE read_batch(0, 0, 16777216, 0)");
+      tx.exec("EXPLAIN (ANALYZE, COSTS OFF, SUMMARY ON) EXECUTE read_batch(0, 0, 16777216, 0, " +
+              tx.quote(leases[0].as<std::string>()) + ", " + tx.quote(leases[1].as<std::string>()) +
+              ", 'outbox-bench', " + leases[2].as<std::string>() + ")");
   for (const pqxx::row& line : plan) std::printf("    %s\n", line[0].c_str());
+  tx.abort();
   return 0;
 }
 

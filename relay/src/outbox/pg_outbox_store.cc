@@ -289,7 +289,10 @@ Status PgOutboxStore::Classify(const std::exception& e) {
   return Status(StatusCode::kInternal, message);
 }
 
-void PgOutboxStore::DropConnection() { connection_.reset(); }
+void PgOutboxStore::DropConnection() {
+  if (connection_) LogWarn("lost the database session; reconnecting");
+  connection_.reset();
+}
 
 bool PgOutboxStore::JoinShards(const std::vector<int>& readable, const ReadRequest& request) {
   const std::set<int> now(readable.begin(), readable.end());
