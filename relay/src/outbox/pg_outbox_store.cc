@@ -23,7 +23,7 @@ namespace {
 // (per-key order), or a dead letter blocks its key; both probes use small
 // partial indexes (schema/0002).
 //
-// @LIMIT@ rows at most (a literal, one prepared statement per batch size);
+// @LIMIT@ rows at most (a literal: one statement text per batch size);
 // ids in [$1, $2] are in flight and skipped (two index
 // range scans, below and above them, so in-flight rows are never visited);
 // rows are added while the key + payload bytes before them stay under $3;
@@ -87,8 +87,10 @@ constexpr const char* kFenceCte = R"(fence AS (
    WHERE l.owner = @O@
      FOR SHARE OF l))";
 
+// One array of fenced shards (an InitPlan), so each row's shard is hashed
+// once, not once per fence row in a nested-loop join.
 constexpr const char* kFencedRow =
-    "outbox_relay_shard(o.key, o.id, @N@) IN (SELECT shard FROM fence)";
+    "outbox_relay_shard(o.key, o.id, @N@) = ANY ((SELECT array_agg(shard) FROM fence)::int[])";
 
 constexpr const char* kRemoveSql = R"(
 WITH @FENCE@
@@ -220,7 +222,7 @@ struct PgOutboxStore::Connection {
   pqxx::connection pq;
   // Declared after pq: destroyed (UNLISTEN) before the connection closes.
   std::unique_ptr<NewRowsListener> listener;
-  std::set<size_t> read_sizes;  // batch sizes with a prepared read
+  std::map<size_t, std::string> read_sql;  // by batch size
 };
 
 PgOutboxStore::PgOutboxStore(std::string dsn, LeaseOptions leases,
@@ -234,14 +236,9 @@ Status PgOutboxStore::EnsureConnected() {
   DropConnection();
   try {
     auto connection = std::make_unique<Connection>(dsn_);
-    pqxx::nontransaction(connection->pq)
-        .exec(std::string(kSessionSettingsSql) +
-              // Plans every read for its actual id range: the outbox's
-              // statistics are always stale (it fills and empties all day),
-              // and a cached generic plan made when it was nearly empty can
-              // stay in use while it holds a backlog. Costs ~1 ms of planning
-              // per read.
-              "; SET plan_cache_mode = force_custom_plan");
+    pqxx::nontransaction(connection->pq).exec(kSessionSettingsSql);
+    // Write-backs are prepared: their plans (primary-key lookups) do not
+    // depend on the values, so they are planned once.
     connection->pq.prepare("remove", Fenced(kRemoveSql, 2));
     connection->pq.prepare("dead_letter", Fenced(kDeadLetterSql, 5));
     connection->pq.prepare("retry_later", Fenced(kRetryLaterSql, 4));
@@ -302,7 +299,8 @@ bool PgOutboxStore::JoinShards(const std::vector<int>& readable, const ReadReque
   // id range is skipped by this read, and it may hide rows of the new shard
   // that were never read, so a later row of such a key would go first.
   // Reading nothing makes the loop collect what is in flight first.
-  if (joining && request.skip_to > 0) return false;
+  // (Rows in flight were read by this store: none before its first row.)
+  if (joining && request.skip_to > 0 && highest_id_read_ > 0) return false;
   reading_ = now;  // shards lost or handed over leave at once
   return true;
 }
@@ -339,10 +337,10 @@ Result<std::vector<OutboxMessage>> PgOutboxStore::ReadBatch(const ReadRequest& r
       pqxx::nontransaction tx(connection_->pq);
       // Nothing in flight: one range, everything above 0.
       const bool skip = request.skip_to > 0;
-      rows = tx.exec_prepared(PrepareRead(request.max_rows), skip ? request.skip_from : int64_t{0},
-                              skip ? request.skip_to : int64_t{0}, request.max_bytes,
-                              floor_.floor(), Numbers(held.shards), Numbers(held.epochs),
-                              keeper_.instance_id(), held.shard_count);
+      rows = tx.exec_params(ReadSql(request.max_rows), skip ? request.skip_from : int64_t{0},
+                            skip ? request.skip_to : int64_t{0}, request.max_bytes, floor_.floor(),
+                            Numbers(held.shards), Numbers(held.epochs), keeper_.instance_id(),
+                            held.shard_count);
     }
     if (!rows.empty()) {
       // Rows were put back with low ids since the last read: the floor may
@@ -392,12 +390,10 @@ std::string PgOutboxStore::ReadBatchSql(size_t max_rows) {
   return sql;
 }
 
-std::string PgOutboxStore::PrepareRead(size_t max_rows) {
-  const std::string name = "read_batch_" + std::to_string(max_rows);
-  if (connection_->read_sizes.insert(max_rows).second) {
-    connection_->pq.prepare(name, ReadBatchSql(max_rows));
-  }
-  return name;
+const std::string& PgOutboxStore::ReadSql(size_t max_rows) {
+  std::string& sql = connection_->read_sql[max_rows];
+  if (sql.empty()) sql = ReadBatchSql(max_rows);
+  return sql;
 }
 
 void PgOutboxStore::MaintainFloor() {
