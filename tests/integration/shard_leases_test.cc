@@ -190,6 +190,10 @@ TEST_F(ShardLeasesTest, TheShardsOfAVanishedRelayAreTakenOverOnceItsLeaseRunsOut
   Result<std::vector<OutboxMessage>> before = store->ReadBatch(100);
   ASSERT_TRUE(before.ok());
   EXPECT_TRUE(before->empty());
+  Settlement not_ours;
+  not_ours.delivered = {1, 2, 3};
+  EXPECT_TRUE(store->Settle(not_ours).ok());
+  EXPECT_EQ(pg().Query("SELECT count(*) FROM outbox"), "20");
 
   ASSERT_TRUE(ReadUntil({store.get()}, [&] { return Owned(*store) == kShards; }));
   const auto took = std::chrono::steady_clock::now() - started;
