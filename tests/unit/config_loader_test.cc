@@ -1,8 +1,11 @@
 #include <gtest/gtest.h>
+#include <yaml-cpp/yaml.h>
 
 #include <map>
+#include <set>
 
 #include "config/loader.h"
+#include "config/redact.h"
 
 namespace outbox {
 namespace {
@@ -282,10 +285,35 @@ TEST(ConfigLoader, ExampleConfigStatesEveryDefault) {
   EXPECT_EQ(loaded.config.relay.backoff_max_ms, defaults.relay.backoff_max_ms);
   EXPECT_EQ(loaded.config.relay.on_undeliverable, defaults.relay.on_undeliverable);
   EXPECT_EQ(loaded.config.relay.max_attempts, defaults.relay.max_attempts);
+  EXPECT_EQ(loaded.config.relay.lease_ttl_ms, defaults.relay.lease_ttl_ms);
   EXPECT_EQ(loaded.config.metrics.listen, defaults.metrics.listen);
   EXPECT_EQ(loaded.config.metrics.refresh_interval_ms, defaults.metrics.refresh_interval_ms);
   EXPECT_EQ(loaded.config.log.level, defaults.log.level);
   EXPECT_EQ(loaded.config.log.format, defaults.log.format);
+}
+
+// Every key the relay knows (as check-config prints them) is in the example
+// file, and the example has no key check-config would not print.
+TEST(ConfigLoader, ExampleConfigNamesEveryKeyCheckConfigPrints) {
+  const std::string path = std::string(OUTBOX_SOURCE_DIR) + "/deploy/outbox-relay.example.yaml";
+  const LoadedConfig loaded = LoadConfigFile(path, FakeEnv({{"OUTBOX_PG_PASSWORD", "x"}}));
+  ASSERT_TRUE(loaded.problems.empty());
+  auto keys = [](const YAML::Node& root) {
+    std::set<std::string> out;
+    for (const auto& section : root) {
+      const std::string name = section.first.as<std::string>();
+      if (!section.second.IsMap()) {
+        out.insert(name);
+        continue;
+      }
+      for (const auto& key : section.second) {
+        // kafka.properties is free-form: only the section itself counts.
+        out.insert(name + "." + key.first.as<std::string>());
+      }
+    }
+    return out;
+  };
+  EXPECT_EQ(keys(YAML::LoadFile(path)), keys(YAML::Load(RenderRedactedConfig(loaded.config))));
 }
 
 TEST(ConfigLoader, RefusesAnInFlightWindowSmallerThanABatch) {

@@ -54,6 +54,7 @@ std::string RenderRedactedConfig(const Config& config) {
   out << YAML::Key << "backoff_max_ms" << YAML::Value << r.backoff_max_ms;
   out << YAML::Key << "on_undeliverable" << YAML::Value << r.on_undeliverable;
   out << YAML::Key << "max_attempts" << YAML::Value << r.max_attempts;
+  out << YAML::Key << "lease_ttl_ms" << YAML::Value << r.lease_ttl_ms;
   out << YAML::EndMap;
 
   out << YAML::Key << "metrics" << YAML::Value << YAML::BeginMap;
