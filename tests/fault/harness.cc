@@ -235,12 +235,21 @@ class Run {
     writer = std::make_unique<Writer>(owner_dsn, writer_options, seed);
   }
 
+  // The relay's role gets exactly what schema/roles/least_privilege.sql
+  // gives (membership in outbox_relay), so every scenario also proves that
+  // the shipped least-privilege role suffices. F15 takes the write-back
+  // privileges away and gives them back by running the script again.
   void GrantRelay(bool grant) {
-    Exec(owner_dsn, grant ? "GRANT SELECT, INSERT, UPDATE, DELETE ON outbox, outbox_dead_letter "
-                            "TO relay; GRANT SELECT ON outbox_relay_schema_migrations TO relay; "
-                            "GRANT SELECT, UPDATE ON outbox_relay_lease TO relay; "
-                            "GRANT SELECT, INSERT, UPDATE, DELETE ON outbox_relay_instance TO relay"
-                          : "REVOKE UPDATE, DELETE ON outbox FROM relay");
+    if (!grant) {
+      Exec(owner_dsn, "REVOKE UPDATE, DELETE ON outbox FROM outbox_relay");
+      return;
+    }
+    std::ifstream file(std::string(OUTBOX_SOURCE_DIR) + "/schema/roles/least_privilege.sql");
+    std::stringstream roles;
+    roles << file.rdbuf();
+    if (roles.str().empty()) throw std::runtime_error("schema/roles/least_privilege.sql missing");
+    Exec(owner_dsn, roles.str());
+    Exec(owner_dsn, "GRANT outbox_relay TO relay");
   }
 
   // One more relay process (started by the caller).
