@@ -35,7 +35,9 @@ std::optional<Config> LoadValidConfig(const std::string& path) {
   for (const KafkaPropertyProblem& p : ValidateKafkaConfig(kafka)) {
     if (p.property_index >= 0) {
       const KafkaProperty& property = kafka.properties[p.property_index];
-      problems.push_back({property.mark, "kafka.properties." + property.name, p.problem});
+      const std::string section =
+          kafka.secret_files.count(property.name) > 0 ? "kafka.secret_files." : "kafka.properties.";
+      problems.push_back({property.mark, section + property.name, p.problem});
     } else if (!kafka.bootstrap_servers.empty()) {
       problems.push_back({kafka.properties_mark, "kafka.properties", p.problem});
     }
@@ -50,6 +52,19 @@ std::optional<Config> LoadValidConfig(const std::string& path) {
   return std::nullopt;
 }
 
+// libpq reads these when the DSN leaves them out: a relay must not hang for
+// minutes on a dead host, and operators should see who is connected.
+void SetLibpqDefaults(const Config& config) {
+  setenv("PGCONNECT_TIMEOUT", "10", /*overwrite=*/0);
+  setenv("PGAPPNAME", "outbox-relay", /*overwrite=*/0);
+  // libpq's own fallback for a DSN without a password: every connection
+  // (the relay's sessions, migrate, status) uses it, and the password never
+  // becomes part of a DSN that could be logged.
+  if (!config.postgres.password.empty()) {
+    setenv("PGPASSWORD", config.postgres.password.c_str(), /*overwrite=*/1);
+  }
+}
+
 namespace {
 
 void ApplyLogSettings(const Config& config) {
@@ -57,13 +72,6 @@ void ApplyLogSettings(const Config& config) {
   ParseLogLevel(config.log.level, &level);
   SetLogLevel(level);
   SetLogFormat(config.log.format == "json" ? LogFormat::kJson : LogFormat::kLogfmt);
-}
-
-// libpq reads these when the DSN leaves them out: a relay must not hang for
-// minutes on a dead host, and operators should see who is connected.
-void SetLibpqDefaults() {
-  setenv("PGCONNECT_TIMEOUT", "10", /*overwrite=*/0);
-  setenv("PGAPPNAME", "outbox-relay", /*overwrite=*/0);
 }
 
 // The first SIGTERM/SIGINT starts a graceful stop; the second exits at once
@@ -146,7 +154,7 @@ int RunCommand(const std::string& config_path) {
   std::optional<Config> config = LoadValidConfig(config_path);
   if (!config) return kExitBadConfig;
   ApplyLogSettings(*config);
-  SetLibpqDefaults();
+  SetLibpqDefaults(*config);
 
   static StopSignal stop;  // outlives the detached signal thread
   StartSignalThread(stop);
@@ -225,7 +233,7 @@ int MigrateCommand(const std::string& config_path) {
   std::optional<Config> config = LoadValidConfig(config_path);
   if (!config) return kExitBadConfig;
   ApplyLogSettings(*config);
-  SetLibpqDefaults();
+  SetLibpqDefaults(*config);
   Result<MigrationReport> report = Migrate(config->postgres.dsn, EmbeddedSchemaFiles());
   if (!report.ok()) {
     LogError("migration failed", {{"code", StatusCodeName(report.status().code())},

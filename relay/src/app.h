@@ -17,6 +17,9 @@ constexpr int kExitBadConfig = 78;  // EX_CONFIG
 // Loads and fully validates the config (librdkafka properties included),
 // printing every problem to stderr as file:line:col: key: problem.
 std::optional<Config> LoadValidConfig(const std::string& path);
+// libpq defaults for every command that connects (connect timeout,
+// application name, the password from postgres.password_file).
+void SetLibpqDefaults(const Config& config);
 
 int RunCommand(const std::string& config_path);
 int CheckConfigCommand(const std::string& config_path);

@@ -1,4 +1,5 @@
 #include <gtest/gtest.h>
+#include <unistd.h>
 #include <yaml-cpp/yaml.h>
 
 #include <map>
@@ -135,7 +136,7 @@ log:
 )");
   EXPECT_EQ(Messages(loaded),
             (std::vector<std::string>{
-                "relay.yaml:3:3: postgres.dns: unknown key (expected one of: dsn)",
+                "relay.yaml:3:3: postgres.dns: unknown key (expected one of: dsn, password_file)",
                 "relay.yaml:7:15: relay.batch_size: must be between 1 and 10000 (got 0)",
                 "relay.yaml:8:21: relay.poll_interval_ms: must be an integer between "
                 "1 and 60000 (got \"soon\")",
@@ -324,6 +325,75 @@ relay: { batch_size: 1000, max_in_flight_rows: 999 }
   EXPECT_EQ(Messages(loaded),
             (std::vector<std::string>{"relay.yaml:3:48: relay.max_in_flight_rows: must not be "
                                       "below relay.batch_size (1000)"}));
+}
+
+}  // namespace
+}  // namespace outbox
+
+namespace outbox {
+namespace {
+
+// A file holding `content` that is removed when the test ends.
+class SecretFile {
+ public:
+  explicit SecretFile(const std::string& content) {
+    char name[] = "/tmp/outbox-secret.XXXXXX";
+    const int fd = mkstemp(name);
+    EXPECT_GE(fd, 0);
+    EXPECT_EQ(write(fd, content.data(), content.size()), static_cast<ssize_t>(content.size()));
+    close(fd);
+    path_ = name;
+  }
+  ~SecretFile() { unlink(path_.c_str()); }
+  const std::string& path() const { return path_; }
+
+ private:
+  std::string path_;
+};
+
+TEST(ConfigSecrets, ReadsThePostgresPasswordFromAFileAndNeverPrintsIt) {
+  const SecretFile secret("s3cr3t-pw\n");
+  const LoadedConfig loaded =
+      Load("postgres: { dsn: \"host=db user=relay\", password_file: " + secret.path() +
+           " }\nkafka: { bootstrap_servers: \"b:1\" }\n");
+  ASSERT_TRUE(loaded.problems.empty()) << Messages(loaded).front();
+  EXPECT_EQ(loaded.config.postgres.password, "s3cr3t-pw");  // the newline is not part of it
+  const std::string rendered = RenderRedactedConfig(loaded.config);
+  EXPECT_NE(rendered.find("password_file: " + secret.path()), std::string::npos) << rendered;
+  EXPECT_EQ(rendered.find("s3cr3t"), std::string::npos) << rendered;
+}
+
+TEST(ConfigSecrets, ReadsKafkaSecretsFromFilesAndShowsOnlyWhereTheyComeFrom) {
+  const SecretFile secret("kafka-pw");
+  const LoadedConfig loaded = Load(
+      "postgres: { dsn: \"x\" }\nkafka:\n  bootstrap_servers: \"b:1\"\n  secret_files:\n"
+      "    sasl.password: " +
+      secret.path() + "\n  properties: { sasl.username: relay }\n");
+  ASSERT_TRUE(loaded.problems.empty()) << Messages(loaded).front();
+  const auto& properties = loaded.config.kafka.properties;
+  ASSERT_EQ(properties.size(), 2u);
+  EXPECT_EQ(properties[1].name, "sasl.password");
+  EXPECT_EQ(properties[1].value, "kafka-pw");
+  const std::string rendered = RenderRedactedConfig(loaded.config);
+  EXPECT_NE(rendered.find("sasl.password: " + secret.path()), std::string::npos) << rendered;
+  EXPECT_EQ(rendered.find("kafka-pw"), std::string::npos) << rendered;
+}
+
+TEST(ConfigSecrets, NamesAMissingOrEmptySecretFileAndADoubleSetting) {
+  const SecretFile empty("\n");
+  const LoadedConfig loaded = Load(
+      "postgres: { dsn: \"x\", password_file: /nonexistent/pw }\n"
+      "kafka:\n  bootstrap_servers: \"b:1\"\n  properties: { sasl.password: inline }\n"
+      "  secret_files: { sasl.password: /nonexistent/k, ssl.key.password: " +
+      empty.path() + " }\n");
+  EXPECT_EQ(Messages(loaded),
+            (std::vector<std::string>{
+                "relay.yaml:1:38: postgres.password_file: cannot read \"/nonexistent/pw\": No "
+                "such file or directory",
+                "relay.yaml:5:34: kafka.secret_files.sasl.password: also set in kafka.properties: "
+                "set it in one place",
+                "relay.yaml:5:68: kafka.secret_files.ssl.key.password: \"" + empty.path() +
+                    "\" is empty"}));
 }
 
 }  // namespace

@@ -17,6 +17,7 @@ using nlohmann::json;
 std::optional<OutboxAdmin> AdminFor(const std::string& config_path) {
   std::optional<Config> config = LoadValidConfig(config_path);
   if (!config) return std::nullopt;
+  SetLibpqDefaults(*config);
   return OutboxAdmin(WithNetworkTimeouts(config->postgres.dsn));
 }
 

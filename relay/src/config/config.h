@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstdint>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -18,6 +19,10 @@ struct PostgresConfig {
   // libpq connection string or URI (required). PG* environment variables
   // fill in whatever it leaves out, as with psql.
   std::string dsn;
+  // A file holding the password (e.g. a mounted Kubernetes or Docker
+  // secret); one trailing newline is ignored. Used when the DSN has none.
+  std::string password_file;
+  std::string password;  // read from password_file; never printed
 };
 
 struct KafkaProperty {
@@ -33,8 +38,12 @@ struct KafkaConfig {
   // (enable.idempotence=true, acks=all, partitioner=murmur2_random,
   // message.timeout.ms=30000). Settings that would break the no-loss
   // promise (acks other than all, idempotence off) are refused.
+  // kafka.properties and, read from their files, kafka.secret_files (a
+  // librdkafka property name -> a file holding its value, e.g.
+  // sasl.password: /run/secrets/kafka-password).
   std::vector<KafkaProperty> properties;
   SourceMark properties_mark;
+  std::map<std::string, std::string> secret_files;  // property -> file (for check-config)
   // Topics to check at startup for replication.factor >= 2,
   // min.insync.replicas >= 2 and no unclean leader election. Every other
   // topic is checked when first published to (warn only).

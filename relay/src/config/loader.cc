@@ -2,7 +2,10 @@
 
 #include <yaml-cpp/yaml.h>
 
+#include <algorithm>
+#include <cerrno>
 #include <charconv>
+#include <cstring>
 #include <fstream>
 #include <functional>
 #include <map>
@@ -126,6 +129,50 @@ class Reader {
   std::vector<ConfigProblem>& problems_;
 };
 
+// A secret's file content without one trailing newline (as `echo` and most
+// secret stores leave it); nullopt after recording a problem.
+std::optional<std::string> ReadSecretFile(Reader& reader, const YAML::Node& node,
+                                          const std::string& key, const std::string& path) {
+  std::ifstream file(path, std::ios::binary);
+  if (!file) {
+    reader.Problem(node, key, "cannot read \"" + path + "\": " + std::strerror(errno));
+    return std::nullopt;
+  }
+  std::string content((std::istreambuf_iterator<char>(file)), std::istreambuf_iterator<char>());
+  if (!content.empty() && content.back() == '\n') content.pop_back();
+  if (!content.empty() && content.back() == '\r') content.pop_back();
+  if (content.empty()) {
+    reader.Problem(node, key, "\"" + path + "\" is empty");
+    return std::nullopt;
+  }
+  return content;
+}
+
+void ReadKafkaSecretFiles(Reader& reader, const YAML::Node& node, const std::string& path,
+                          KafkaConfig* kafka) {
+  if (node.IsNull()) return;
+  if (!node.IsMap()) {
+    reader.Problem(node, path, "must be a mapping of librdkafka property -> file");
+    return;
+  }
+  for (const auto& entry : node) {
+    const std::string name = entry.first.Scalar();
+    const std::string key = Join(path, name);
+    auto file = reader.Scalar(entry.second, key);
+    if (!file) continue;
+    const bool duplicate = std::any_of(kafka->properties.begin(), kafka->properties.end(),
+                                       [&](const KafkaProperty& p) { return p.name == name; });
+    if (duplicate) {
+      reader.Problem(entry.second, key, "also set in kafka.properties: set it in one place");
+      continue;
+    }
+    if (auto value = ReadSecretFile(reader, entry.second, key, *file)) {
+      kafka->properties.push_back({name, std::move(*value), MarkOf(entry.second.Mark())});
+      kafka->secret_files[name] = *file;
+    }
+  }
+}
+
 // "host:port" or "[v6]:port" with a port in 0..65535.
 bool IsValidListenAddress(const std::string& text) {
   const size_t colon = text.rfind(':');
@@ -182,6 +229,9 @@ void ReadConfig(const YAML::Node& root, Reader& reader, Config* config,
   const YAML::Node empty;
 
   YAML::Node postgres_node = empty, kafka_node = empty;
+  // Read after kafka.properties, whatever the order in the file, so that a
+  // property set in both places is found.
+  YAML::Node secret_files_node;
   // A required key that is present but bad already has its own problem.
   bool dsn_seen = false, bootstrap_seen = false;
   reader.Section(
@@ -190,10 +240,20 @@ void ReadConfig(const YAML::Node& root, Reader& reader, Config* config,
           {"postgres",
            [&](const YAML::Node& n, const std::string& p) {
              postgres_node = n;
-             reader.Section(n, p, {{"dsn", [&](const YAML::Node& v, const std::string& k) {
-                                      dsn_seen = true;
-                                      reader.RequiredString(v, k, &pg.dsn);
-                                    }}});
+             reader.Section(
+                 n, p,
+                 {{"dsn",
+                   [&](const YAML::Node& v, const std::string& k) {
+                     dsn_seen = true;
+                     reader.RequiredString(v, k, &pg.dsn);
+                   }},
+                  {"password_file", [&](const YAML::Node& v, const std::string& k) {
+                     reader.String(v, k, &pg.password_file);
+                     if (pg.password_file.empty()) return;  // "" = none
+                     if (auto password = ReadSecretFile(reader, v, k, pg.password_file)) {
+                       pg.password = std::move(*password);
+                     }
+                   }}});
            }},
           {"kafka",
            [&](const YAML::Node& n, const std::string& p) {
@@ -209,6 +269,8 @@ void ReadConfig(const YAML::Node& root, Reader& reader, Config* config,
                    [&](const YAML::Node& v, const std::string& k) {
                      ReadKafkaProperties(reader, v, k, &kafka, problems);
                    }},
+                  {"secret_files",
+                   [&](const YAML::Node& v, const std::string&) { secret_files_node = v; }},
                   {"topics",
                    [&](const YAML::Node& v, const std::string& k) {
                      if (v.IsNull()) return;
@@ -352,6 +414,9 @@ void ReadConfig(const YAML::Node& root, Reader& reader, Config* config,
                               }}});
            }},
       });
+  if (secret_files_node.IsDefined()) {
+    ReadKafkaSecretFiles(reader, secret_files_node, "kafka.secret_files", &kafka);
+  }
 
   if (!dsn_seen) {
     reader.Problem(postgres_node.IsDefined() && !postgres_node.IsNull() ? postgres_node : root,

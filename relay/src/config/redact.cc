@@ -29,14 +29,22 @@ std::string RenderRedactedConfig(const Config& config) {
   out << YAML::BeginMap;
   out << YAML::Key << "postgres" << YAML::Value << YAML::BeginMap;
   out << YAML::Key << "dsn" << YAML::Value << RedactDsn(config.postgres.dsn);
+  out << YAML::Key << "password_file" << YAML::Value << config.postgres.password_file;
   out << YAML::EndMap;
 
   out << YAML::Key << "kafka" << YAML::Value << YAML::BeginMap;
   out << YAML::Key << "bootstrap_servers" << YAML::Value << config.kafka.bootstrap_servers;
   out << YAML::Key << "properties" << YAML::Value << YAML::BeginMap;
   for (const KafkaProperty& p : config.kafka.properties) {
+    if (config.kafka.secret_files.count(p.name) > 0) continue;
     out << YAML::Key << p.name << YAML::Value
         << (IsSecretKafkaProperty(p.name) ? std::string("***") : p.value);
+  }
+  out << YAML::EndMap;
+  // Where the secrets come from, never what they are.
+  out << YAML::Key << "secret_files" << YAML::Value << YAML::BeginMap;
+  for (const auto& [name, file] : config.kafka.secret_files) {
+    out << YAML::Key << name << YAML::Value << file;
   }
   out << YAML::EndMap;
   out << YAML::Key << "topics" << YAML::Value << YAML::Flow << config.kafka.topics;
