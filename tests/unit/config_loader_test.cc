@@ -266,7 +266,9 @@ TEST(ConfigLoader, ShippedConfigsLoadCleanly) {
   const std::map<std::string, std::string> env = {{"OUTBOX_PG_PASSWORD", "x"},
                                                   {"PGHOST", "postgres"},
                                                   {"KAFKA_BOOTSTRAP_SERVERS", "kafka:9092"}};
-  for (const char* file : {"deploy/outbox-relay.example.yaml", "deploy/compose/relay.yaml"}) {
+  // (deploy/compose/relay.yaml and the Kubernetes ConfigMap name secret files
+  // that exist only where they are deployed: deploy_assets_test checks them.)
+  for (const char* file : {"deploy/outbox-relay.example.yaml"}) {
     const std::string path = std::string(OUTBOX_SOURCE_DIR) + "/" + file;
     const LoadedConfig loaded = LoadConfigFile(path, FakeEnv(env));
     EXPECT_TRUE(loaded.problems.empty()) << FormatConfigProblem(path, loaded.problems.front());

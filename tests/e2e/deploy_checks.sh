@@ -1,0 +1,61 @@
+#!/usr/bin/env bash
+# What can be checked of the deployment files without Docker or Kubernetes:
+# the systemd unit verifies, the container image's runtime stage installs
+# every library the relay links, and docker-compose's database init script
+# sets up the schema and the least-privilege relay role on a real server.
+# (deploy_assets_test parses the compose file and the Kubernetes manifests;
+# prometheus_assets runs promtool on both Prometheus configs.)
+# Usage: deploy_checks.sh BIN_DIR
+set -euo pipefail
+
+bin_dir=$(cd "$1" && pwd)
+root=$(cd "$(dirname "$0")/../.." && pwd)
+source "$root/scripts/lib.sh"
+e2e_begin deploy
+
+# systemd: the unit as shipped, pointed at the binary just built (verify
+# checks that the executables exist).
+sed "s|/usr/local/bin/outbox-relay|$bin_dir/outbox-relay|g" \
+  "$root/deploy/systemd/outbox-relay.service" >"$work/outbox-relay.service"
+systemd-analyze verify "$work/outbox-relay.service" >"$work/verify.log" 2>&1 ||
+  fail "systemd-analyze verify: $(cat "$work/verify.log")"
+[[ ! -s "$work/verify.log" ]] || fail "systemd-analyze verify warns: $(cat "$work/verify.log")"
+unit=$root/deploy/systemd/outbox-relay.service
+drain_ms=$(sed -n 's/^  drain_timeout_ms: \([0-9]*\)$/\1/p' "$root/deploy/outbox-relay.example.yaml")
+stop_s=$(sed -n 's/^TimeoutStopSec=\([0-9]*\)$/\1/p' "$unit")
+((stop_s * 1000 > drain_ms)) || fail "TimeoutStopSec=$stop_s is not above the drain timeout (${drain_ms} ms)"
+for option in NoNewPrivileges=yes ProtectSystem=strict Restart=on-failure KillSignal=SIGTERM; do
+  grep -qx "$option" "$unit" || fail "the unit lacks $option"
+done
+pass "systemd unit verifies (TimeoutStopSec ${stop_s} s > drain ${drain_ms} ms, sandboxed)"
+
+# Container image: two stages, the runtime one non-root with a health check,
+# and every shared library the relay links installed by its apt-get line
+# (besides the C and C++ runtimes every Debian image has).
+dockerfile=$root/deploy/Dockerfile
+(($(grep -c '^FROM ' "$dockerfile") == 2)) || fail "the Dockerfile is not two stages"
+grep -q '^FROM debian:bookworm-slim' "$dockerfile" || fail "the runtime stage is not bookworm-slim"
+grep -Eq '^USER [1-9][0-9]*' "$dockerfile" || fail "the image runs as root"
+grep -q '^HEALTHCHECK .*/healthz' "$dockerfile" || fail "no HEALTHCHECK on /healthz"
+grep -q '^ENTRYPOINT \["/usr/local/bin/outbox-relay"\]' "$dockerfile" || fail "no outbox-relay ENTRYPOINT"
+runtime=$(sed -n '/^FROM debian:bookworm-slim/,$p' "$dockerfile")
+for library in $(readelf -d "$bin_dir/outbox-relay" | sed -n 's/.*(NEEDED).*\[\(.*\)\]/\1/p'); do
+  package=$(dpkg -S "*/$library" 2>/dev/null | cut -d: -f1 | grep -v -- '-dev$' | head -n 1)
+  [[ -n "$package" ]] || fail "no package provides $library"
+  # (Sanitizer runtimes appear when the suite runs on an ASan/UBSan build.)
+  case "$package" in libc6 | libgcc-s1 | libstdc++6 | libasan* | libubsan*) continue ;; esac
+  grep -qw -- "$package" <<<"$runtime" || fail "the runtime stage does not install $package ($library)"
+done
+pass "the image's runtime stage installs every library the relay links"
+
+# docker-compose's PostgreSQL init script, on a throwaway server.
+dsn=$("$root/scripts/throwaway-pg" start "$work/pg")
+POSTGRES_USER=postgres POSTGRES_DB=postgres PGHOST=$work/pg PGPORT=5432 \
+  OUTBOX_SCHEMA_DIR=$root/schema RELAY_PASSWORD_FILE=$root/deploy/compose/relay-pg-password.txt \
+  sh "$root/deploy/compose/initdb.sh" >"$work/initdb.log" 2>&1 || fail "compose initdb.sh failed"
+migrations=$(psql -tAqX "$dsn" -c "SELECT count(*) FROM outbox_relay_schema_migrations")
+files=$(ls "$root"/schema/*.sql | wc -l)
+((migrations == files)) || fail "initdb.sh applied $migrations of $files schema files"
+member=$(psql -tAqX "$dsn" -c "SELECT pg_has_role('relay_svc', 'outbox_relay', 'MEMBER')")
+[[ $member == t ]] || fail "relay_svc is not in outbox_relay"
+pass "compose's initdb.sh applies schema/ and creates relay_svc in outbox_relay"
