@@ -6,7 +6,6 @@
 #include <nlohmann/json.hpp>
 #include <pqxx/pqxx>
 #include <set>
-#include <thread>
 
 #include "common/log.h"
 #include "outbox/notify_channel.h"
@@ -76,10 +75,10 @@ SELECT id, topic, key, payload, headers::text,
 // its shard is still this relay's at the epoch it holds (a relay paused past
 // its lease finds the epoch raised by the next holder). A lease that ran out
 // but was not claimed still counts: nobody else has acted on the shard, and
-// removing acknowledged rows then saves sending them again. FOR SHARE makes
-// a concurrent claim of the shard wait for this statement, or this statement
-// see the claim. @S@, @E@, @O@, @N@: the parameters with the
-// held shards, their epochs, the owner and the shard count.
+// removing acknowledged rows then saves sending them again. FOR SHARE keeps
+// a concurrent claim off the shard until this statement ends (the claim skips
+// locked rows), or makes this statement see the claim and touch nothing. @S@, @E@, @O@, @N@: the
+// parameters with the held shards, their epochs, the owner and the shard count.
 constexpr const char* kFenceCte = R"(fence AS (
   SELECT l.shard FROM outbox_relay_lease l
     JOIN unnest(@S@::int[], @E@::bigint[]) AS h(shard, epoch)
