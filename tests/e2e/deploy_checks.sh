@@ -38,6 +38,22 @@ grep -q '^FROM debian:bookworm-slim' "$dockerfile" || fail "the runtime stage is
 grep -Eq '^USER [1-9][0-9]*' "$dockerfile" || fail "the image runs as root"
 grep -q '^HEALTHCHECK .*/healthz' "$dockerfile" || fail "no HEALTHCHECK on /healthz"
 grep -q '^ENTRYPOINT \["/usr/local/bin/outbox-relay"\]' "$dockerfile" || fail "no outbox-relay ENTRYPOINT"
+# The build stage has what the top-level CMakeLists.txt configures (tests
+# are off in the release preset).
+for dir in $(sed -n 's/^add_subdirectory(\([a-z_]*\))$/\1/p' "$root/CMakeLists.txt"); do
+  grep -q "^COPY $dir $dir$" "$dockerfile" || fail "the build stage does not copy $dir/ (CMakeLists.txt adds it)"
+done
+# And with only what it copies, the release preset configures.
+mkdir -p "$work/image-src"
+sed -n '1,/^FROM debian:bookworm-slim/{/^COPY /p}' "$dockerfile" | while read -r _ args; do
+  read -ra parts <<<"$args"
+  dest=${parts[-1]}
+  for source in "${parts[@]:0:${#parts[@]}-1}"; do
+    cp -r "$root/$source" "$work/image-src/$dest"
+  done
+done
+(cd "$work/image-src" && cmake --preset release >"$work/image-configure.log" 2>&1) ||
+  fail "the image's build stage does not configure: $(tail -n 5 "$work/image-configure.log")"
 runtime=$(sed -n '/^FROM debian:bookworm-slim/,$p' "$dockerfile")
 for library in $(readelf -d "$bin_dir/outbox-relay" | sed -n 's/.*(NEEDED).*\[\(.*\)\]/\1/p'); do
   package=$(dpkg -S "*/$library" 2>/dev/null | cut -d: -f1 | grep -v -- '-dev$' | head -n 1)
