@@ -108,6 +108,16 @@ TEST_F(LeastPrivilegeTest, TheRelayDoesItsWholeJobAsItsRole) {
   EXPECT_EQ(status->instances[0].shards.size(), 16u);
 }
 
+TEST_F(LeastPrivilegeTest, ARoleWithoutTheGrantsIsReportedAsAnOperatorProblem) {
+  // (libpqxx 6.4 drops the SQLSTATE of permission errors; the store restores it.)
+  PgOutboxStore store(DsnAs("app_svc"));
+  Result<std::vector<OutboxMessage>> batch = store.ReadBatch(10);
+  ASSERT_FALSE(batch.ok());
+  EXPECT_EQ(batch.status().code(), StatusCode::kFailedPrecondition) << batch.status().message();
+  EXPECT_NE(batch.status().message().find("SQLSTATE 42501"), std::string::npos)
+      << batch.status().message();
+}
+
 TEST_F(LeastPrivilegeTest, TheRelayCannotTouchBusinessTablesNorRewriteOrDropMessages) {
   pg().Exec("INSERT INTO orders VALUES (1, 10)");
   pg().Exec("INSERT INTO outbox (topic, key, payload) VALUES ('orders', 'a', 'p')");

@@ -3,6 +3,7 @@
 #include <pqxx/pqxx>
 
 #include "outbox/backlog_queries.h"
+#include "outbox/pg_errors.h"
 
 namespace outbox {
 namespace {
@@ -50,7 +51,8 @@ std::vector<int64_t> IdsOf(const pqxx::result& rows) {
 
 Status FromException(const std::exception& e) {
   if (const auto* sql = dynamic_cast<const pqxx::sql_error*>(&e)) {
-    return Status(StatusCode::kFailedPrecondition, "SQLSTATE " + sql->sqlstate() + ": " + e.what());
+    return Status(StatusCode::kFailedPrecondition,
+                  "SQLSTATE " + SqlStateOf(*sql) + ": " + e.what());
   }
   if (dynamic_cast<const pqxx::broken_connection*>(&e) != nullptr) {
     return Status(StatusCode::kUnavailable, e.what());

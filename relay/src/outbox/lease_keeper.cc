@@ -9,6 +9,7 @@
 #include "common/log.h"
 #include "common/shard_list.h"
 #include "outbox/lease_plan.h"
+#include "outbox/pg_errors.h"
 #include "outbox/session_settings.h"
 
 namespace outbox {
@@ -155,6 +156,11 @@ HeldLeases LeaseKeeper::Held() const {
   return ToHeld(held_);
 }
 
+Status LeaseKeeper::last_round() const {
+  std::lock_guard<std::mutex> lock(mutex_);
+  return last_round_;
+}
+
 void LeaseKeeper::Drained(const std::vector<int>& shards) {
   {
     std::lock_guard<std::mutex> lock(mutex_);
@@ -181,6 +187,7 @@ void LeaseKeeper::Round(bool leaving) {
     drained = drained_;
   }
   LeaseReport report;
+  Status round_status = Status::Ok();
   std::vector<int> released, lost;
   std::vector<std::pair<int, std::string>> acquired;  // shard, previous owner
   try {
@@ -261,11 +268,13 @@ void LeaseKeeper::Round(bool leaving) {
     }
     if (failing_) LogInfo("keeping shard leases works again");
     failing_ = false;
+    round_status = Status::Ok();
   } catch (const std::exception& e) {
     session_.reset();
+    round_status = StatusOfPqxxError(e);
     if (!failing_) {
       LogWarn("keeping shard leases failed; the leases run out unless renewed in time",
-              {{"error", e.what()}});
+              {{"error", round_status.message()}});
     }
     failing_ = true;
   }
@@ -273,6 +282,7 @@ void LeaseKeeper::Round(bool leaving) {
     std::lock_guard<std::mutex> lock(mutex_);
     held_ = held;
     draining_ = draining;
+    last_round_ = round_status;
     for (int shard : drained) drained_.erase(shard);
     for (auto it = drained_.begin(); it != drained_.end();) {
       it = held_.count(*it) > 0 ? std::next(it) : drained_.erase(it);

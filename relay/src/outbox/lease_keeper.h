@@ -23,6 +23,7 @@
 #include <thread>
 #include <vector>
 
+#include "common/status.h"
 #include "core/lease_report.h"
 
 namespace outbox {
@@ -66,6 +67,8 @@ class LeaseKeeper {
   // shards: they can be released now.
   void Drained(const std::vector<int>& shards);
   const std::string& instance_id() const { return options_.instance_id; }
+  // How the last round went (Ok before the first).
+  Status last_round() const;
 
  private:
   void Work();
@@ -87,6 +90,7 @@ class LeaseKeeper {
   std::map<int, std::chrono::steady_clock::time_point> draining_;  // shard -> since
   std::set<int> drained_;                                          // reported by the store
   int shard_count_ = 0;
+  Status last_round_;
   bool stopping_ = false;
   std::thread thread_;
 };

@@ -3,6 +3,8 @@
 #include <pqxx/pqxx>
 #include <set>
 
+#include "outbox/pg_errors.h"
+
 namespace outbox {
 namespace {
 
@@ -52,7 +54,7 @@ Result<MigrationReport> Migrate(const std::string& dsn, std::span<const SchemaFi
   } catch (const pqxx::broken_connection& e) {
     return Status(StatusCode::kUnavailable, e.what());
   } catch (const pqxx::sql_error& e) {
-    return Status(StatusCode::kFailedPrecondition, "SQLSTATE " + e.sqlstate() + ": " + e.what());
+    return Status(StatusCode::kFailedPrecondition, "SQLSTATE " + SqlStateOf(e) + ": " + e.what());
   } catch (const std::exception& e) {
     return Status(StatusCode::kInternal, e.what());
   }

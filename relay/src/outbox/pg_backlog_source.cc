@@ -25,8 +25,9 @@ Result<Backlog> PgBacklogSource::Read() {
     pqxx::read_transaction tx(connection_->pq);
     return QueryBacklog(tx);
   } catch (const pqxx::sql_error& e) {
-    if (ClassifySqlState(e.sqlstate()) == StatusCode::kUnavailable) connection_.reset();
-    return Status(ClassifySqlState(e.sqlstate()), "SQLSTATE " + e.sqlstate() + ": " + e.what());
+    const std::string sqlstate = SqlStateOf(e);
+    if (ClassifySqlState(sqlstate) == StatusCode::kUnavailable) connection_.reset();
+    return Status(ClassifySqlState(sqlstate), "SQLSTATE " + sqlstate + ": " + e.what());
   } catch (const std::exception& e) {
     connection_.reset();
     return Status(StatusCode::kUnavailable, e.what());

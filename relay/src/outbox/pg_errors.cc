@@ -1,5 +1,7 @@
 #include "outbox/pg_errors.h"
 
+#include <pqxx/except>
+
 namespace outbox {
 
 StatusCode ClassifySqlState(std::string_view s) {
@@ -14,6 +16,28 @@ StatusCode ClassifySqlState(std::string_view s) {
     return StatusCode::kFailedPrecondition;
   }
   return StatusCode::kInternal;
+}
+
+std::string SqlStateOf(const pqxx::sql_error& error) {
+  if (!error.sqlstate().empty()) return error.sqlstate();
+  if (dynamic_cast<const pqxx::insufficient_privilege*>(&error) != nullptr) return "42501";
+  return "";
+}
+
+Status StatusOfPqxxError(const std::exception& error) {
+  std::string message = error.what();
+  while (!message.empty() && (message.back() == '\n' || message.back() == ' ')) {
+    message.pop_back();
+  }
+  if (const auto* sql = dynamic_cast<const pqxx::sql_error*>(&error)) {
+    const std::string sqlstate = SqlStateOf(*sql);
+    return Status(ClassifySqlState(sqlstate), "SQLSTATE " + sqlstate + ": " + message);
+  }
+  if (dynamic_cast<const pqxx::broken_connection*>(&error) != nullptr ||
+      dynamic_cast<const pqxx::in_doubt_error*>(&error) != nullptr) {
+    return Status(StatusCode::kUnavailable, message);
+  }
+  return Status(StatusCode::kInternal, message);
 }
 
 }  // namespace outbox

@@ -1,9 +1,15 @@
 // Which PostgreSQL errors the relay retries how. One table, unit-tested.
 #pragma once
 
+#include <exception>
+#include <string>
 #include <string_view>
 
 #include "common/status.h"
+
+namespace pqxx {
+class sql_error;
+}
 
 namespace outbox {
 
@@ -17,5 +23,13 @@ namespace outbox {
 //         and retry, so fixing it needs no restart)
 //   anything else → kInternal
 StatusCode ClassifySqlState(std::string_view sqlstate);
+
+// The SQLSTATE of a libpqxx error. libpqxx 6.4 throws insufficient_privilege
+// without it (sqlstate() is empty, which would read as "no server answer").
+std::string SqlStateOf(const pqxx::sql_error& error);
+
+// A libpqxx (or other) exception as a Status: SQL errors by their SQLSTATE,
+// broken connections and commits in doubt kUnavailable, the rest kInternal.
+Status StatusOfPqxxError(const std::exception& error);
 
 }  // namespace outbox

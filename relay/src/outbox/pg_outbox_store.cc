@@ -266,23 +266,15 @@ Status PgOutboxStore::EnsureConnected() {
 }
 
 Status PgOutboxStore::Classify(const std::exception& e) {
-  std::string message = e.what();
-  while (!message.empty() && (message.back() == '\n' || message.back() == ' ')) {
-    message.pop_back();
-  }
-  if (const auto* sql = dynamic_cast<const pqxx::sql_error*>(&e)) {
-    const StatusCode code = ClassifySqlState(sql->sqlstate());
-    if (code == StatusCode::kUnavailable) DropConnection();
-    return Status(code, "SQLSTATE " + sql->sqlstate() + ": " + message);
-  }
+  const Status status = StatusOfPqxxError(e);
   // Broken connections, commits in doubt and anything unexpected: start
-  // from a fresh connection. Every statement here is safe to repeat.
-  DropConnection();
-  if (dynamic_cast<const pqxx::broken_connection*>(&e) != nullptr ||
-      dynamic_cast<const pqxx::in_doubt_error*>(&e) != nullptr) {
-    return Status(StatusCode::kUnavailable, message);
+  // from a fresh connection. Every statement here is safe to repeat. (An SQL
+  // error the server answered leaves the session usable.)
+  if (status.code() == StatusCode::kUnavailable ||
+      dynamic_cast<const pqxx::sql_error*>(&e) == nullptr) {
+    DropConnection();
   }
-  return Status(StatusCode::kInternal, message);
+  return status;
 }
 
 void PgOutboxStore::DropConnection() {
@@ -329,7 +321,12 @@ Result<std::vector<OutboxMessage>> PgOutboxStore::ReadBatch(const ReadRequest& r
     ReportDrained(leases.draining, request);
     const HeldLeases& held = leases.readable;
     if (!JoinShards(held.shards, request)) return std::vector<OutboxMessage>{};
-    if (held.shards.empty()) return std::vector<OutboxMessage>{};  // standing by
+    if (held.shards.empty()) {
+      // Standing by, unless leases cannot be kept at all (e.g. the role
+      // lacks its grants): that is the operator's to see, not an idle relay.
+      if (Status kept = keeper_.last_round(); !kept.ok()) return kept;
+      return std::vector<OutboxMessage>{};
+    }
     MaintainFloor();
     pqxx::result rows;
     {
