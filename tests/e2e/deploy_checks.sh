@@ -56,7 +56,11 @@ done
   fail "the image's build stage does not configure: $(tail -n 5 "$work/image-configure.log")"
 runtime=$(sed -n '/^FROM debian:bookworm-slim/,$p' "$dockerfile")
 for library in $(readelf -d "$bin_dir/outbox-relay" | sed -n 's/.*(NEEDED).*\[\(.*\)\]/\1/p'); do
-  package=$(dpkg -S "*/$library" 2>/dev/null | cut -d: -f1 | grep -v -- '-dev$' | head -n 1)
+  # The file the loader uses (ldd), and the package that installed it.
+  path=$(ldd "$bin_dir/outbox-relay" | awk -v lib="$library" '$1 == lib { print $3 }')
+  [[ -n "$path" ]] || fail "ldd does not resolve $library"
+  package=$( (dpkg -S "$path" || dpkg -S "$(readlink -f "$path")" || dpkg -S "/usr$path") 2>/dev/null |
+    head -n 1 | cut -d: -f1)
   [[ -n "$package" ]] || fail "no package provides $library"
   # (Sanitizer runtimes appear when the suite runs on an ASan/UBSan build.)
   case "$package" in libc6 | libgcc-s1 | libstdc++6 | libasan* | libubsan*) continue ;; esac
