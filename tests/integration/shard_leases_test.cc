@@ -5,10 +5,12 @@
 #include <chrono>
 #include <functional>
 #include <memory>
+#include <pqxx/pqxx>
 #include <set>
 #include <thread>
 
 #include "outbox/lease_plan.h"
+#include "outbox/legacy_lock.h"
 #include "outbox/pg_outbox_store.h"
 #include "support/throwaway_postgres.h"
 
@@ -236,6 +238,24 @@ TEST_F(ShardLeasesTest, ANewlyAcquiredShardJoinsTheReadsOnlyOnceNothingIsInFligh
   Result<std::vector<OutboxMessage>> rest = store->ReadBatch(1000);
   ASSERT_TRUE(rest.ok());
   EXPECT_EQ(in_flight->size() + rest->size(), 200u);
+}
+
+TEST_F(ShardLeasesTest, StandsByWhileARelayFromBeforeLeasesHoldsTheOldLock) {
+  InsertKeys(10, 1);
+  pqxx::connection old_relay(pg().dsn());
+  pqxx::nontransaction(old_relay).exec("SELECT pg_advisory_lock(" +
+                                       std::to_string(kLegacyPublisherLockKey) + ")");
+  auto store = Store(1000ms);
+  Result<std::vector<OutboxMessage>> during = store->ReadBatch(100);
+  ASSERT_TRUE(during.ok()) << during.status().message();
+  EXPECT_TRUE(during->empty());
+  EXPECT_EQ(Owned(*store), 0u);
+
+  old_relay.disconnect();  // the old relay stops
+  ASSERT_TRUE(ReadUntil({store.get()}, [&] { return Owned(*store) == kShards; }));
+  Result<std::vector<OutboxMessage>> after = store->ReadBatch(100);
+  ASSERT_TRUE(after.ok());
+  EXPECT_EQ(after->size(), 10u);
 }
 
 TEST_F(ShardLeasesTest, AStoreFencedOutByANewerEpochReadsAndRemovesNothing) {

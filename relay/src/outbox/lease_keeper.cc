@@ -9,6 +9,7 @@
 #include "common/log.h"
 #include "common/shard_list.h"
 #include "outbox/lease_plan.h"
+#include "outbox/legacy_lock.h"
 #include "outbox/pg_errors.h"
 #include "outbox/session_settings.h"
 
@@ -26,6 +27,14 @@ ON CONFLICT (id) DO UPDATE SET alive_until = excluded.alive_until)";
 constexpr const char* kLiveSql = R"(
 SELECT id, (SELECT count(*) FROM outbox_relay_lease)::int
   FROM outbox_relay_instance WHERE alive_until > now() ORDER BY id)";
+
+// Whether a relay from before shard leases publishes (holds its lock).
+const std::string kLegacyPublisherSql =
+    "SELECT EXISTS (SELECT 1 FROM pg_locks WHERE locktype = 'advisory' AND granted "
+    "AND objsubid = 1 AND classid = " +
+    std::to_string(static_cast<uint64_t>(kLegacyPublisherLockKey) >> 32) +
+    " AND objid = " + std::to_string(static_cast<uint64_t>(kLegacyPublisherLockKey) & 0xffffffffu) +
+    " AND database = (SELECT oid FROM pg_database WHERE datname = current_database()))";
 
 // Extends the leases still held at the epochs this relay knows. A lease that
 // ran out but was not claimed by anyone is renewed too: nobody acted on its
@@ -199,6 +208,7 @@ void LeaseKeeper::Round(bool leaving) {
                 "; SET statement_timeout = " + std::to_string(options_.ttl.count() / 2));
       session_->pq.prepare("register", kRegisterSql);
       session_->pq.prepare("live", kLiveSql);
+      session_->pq.prepare("legacy_publisher", kLegacyPublisherSql);
       session_->pq.prepare("renew", kRenewSql);
       session_->pq.prepare("release", kReleaseSql);
       session_->pq.prepare("claim", kClaimSql);
@@ -227,6 +237,17 @@ void LeaseKeeper::Round(bool leaving) {
         live.push_back(row[0].as<std::string>());
         shard_count = row[1].as<int>();
       }
+      const bool legacy = tx.exec_prepared1("legacy_publisher")[0].as<bool>();
+      if (legacy != legacy_publisher_) {
+        if (legacy) {
+          LogWarn(
+              "a relay from before shard leases publishes (it holds the old outbox lock); "
+              "standing by until it stops, so that keys keep one publisher");
+        } else {
+          LogInfo("no relay from before shard leases publishes any more");
+        }
+        legacy_publisher_ = legacy;
+      }
       if (!held.empty()) {
         const HeldLeases before = ToHeld(held);
         std::set<int> renewed;
@@ -251,7 +272,10 @@ void LeaseKeeper::Round(bool leaving) {
       std::set<int> held_shards, draining_shards;
       for (const auto& lease : held) held_shards.insert(lease.first);
       for (const auto& d : draining) draining_shards.insert(d.first);
-      const LeasePlan plan = PlanRound(held_shards, draining_shards, shard_count, live, me);
+      // Beside an old relay this one's share is nothing: it hands over
+      // what it holds and claims nothing.
+      const LeasePlan plan =
+          PlanRound(held_shards, draining_shards, legacy ? 0 : shard_count, live, me);
       for (int shard : plan.stop_drain) draining.erase(shard);
       for (int shard : plan.start_drain) draining.emplace(shard, now);
       if (plan.claim > 0) {

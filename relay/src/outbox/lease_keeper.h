@@ -83,6 +83,7 @@ class LeaseKeeper {
   std::unique_ptr<Session> session_;  // used by one thread at a time
   bool failing_ = false;              // to log a failure streak once
   int64_t rounds_ = 0;
+  bool legacy_publisher_ = false;  // what was last logged
 
   mutable std::mutex mutex_;
   std::condition_variable wake_;
