@@ -124,8 +124,7 @@ int Ceiling(const std::string& dsn, size_t batch_size) {
 int Explain(const std::string& dsn, size_t batch_size) {
   pqxx::connection c(dsn);
   pqxx::work tx(c);
-  // Planned for its values, as the relay's unnamed statement is.
-  tx.exec("SET LOCAL plan_cache_mode = force_custom_plan");
+  tx.exec("SET LOCAL plan_cache_mode = force_custom_plan");  // as the relay's session
   const pqxx::row leases = tx.exec1(
       "WITH taken AS (UPDATE outbox_relay_lease SET owner = 'outbox-bench', epoch = epoch + 1, "
       "lease_until = now() + interval '1 min' RETURNING shard, epoch) "

@@ -59,12 +59,8 @@ class PgOutboxStore : public OutboxStore {
   void ReportDrained(const std::vector<int>& draining, const ReadRequest& request);
   // Keeps floor_ current (see ReadFloor); on the read's connection.
   void MaintainFloor();
-  // The read for this batch size. Not prepared: sent as an unnamed
-  // statement, it is planned for its actual values every time (~1 ms). The
-  // outbox's statistics are always stale (it fills and empties all day), and
-  // a cached generic plan made when it was nearly empty could stay in use
-  // while it holds a backlog.
-  const std::string& ReadSql(size_t max_rows);
+  // The prepared read for this batch size (prepared on first use).
+  std::string PrepareRead(size_t max_rows);
   void DropConnection();
 
   struct Connection;  // wraps pqxx::connection, so libpqxx stays in the .cc
