@@ -30,6 +30,7 @@
 #include "fault/relay_process.h"
 #include "fault/writer.h"
 #include "outbox/migrator.h"
+#include "support/least_privilege.h"
 #include "support/throwaway_postgres.h"
 
 namespace outbox::fault {
@@ -244,11 +245,7 @@ class Run {
       Exec(owner_dsn, "REVOKE UPDATE, DELETE ON outbox FROM outbox_relay");
       return;
     }
-    std::ifstream file(std::string(OUTBOX_SOURCE_DIR) + "/schema/roles/least_privilege.sql");
-    std::stringstream roles;
-    roles << file.rdbuf();
-    if (roles.str().empty()) throw std::runtime_error("schema/roles/least_privilege.sql missing");
-    Exec(owner_dsn, roles.str());
+    Exec(owner_dsn, testing::LeastPrivilegeSql());
     Exec(owner_dsn, "GRANT outbox_relay TO relay");
   }
 

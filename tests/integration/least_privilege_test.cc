@@ -1,11 +1,11 @@
 // schema/roles/least_privilege.sql against a real PostgreSQL: the relay's role
 // can do its whole job and nothing else; the application's role can only add
 // outbox rows.
+#include "support/least_privilege.h"
+
 #include <gtest/gtest.h>
 
-#include <fstream>
 #include <pqxx/pqxx>
-#include <sstream>
 
 #include "outbox/admin.h"
 #include "outbox/pg_backlog_source.h"
@@ -20,12 +20,10 @@ using testing::ThrowawayPostgres;
 class LeastPrivilegeTest : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
-    std::ifstream file(std::string(OUTBOX_SOURCE_DIR) + "/schema/roles/least_privilege.sql");
-    std::stringstream sql;
-    sql << file.rdbuf();
-    ASSERT_FALSE(sql.str().empty());
-    pg().Exec(sql.str());
-    pg().Exec(sql.str());  // idempotent
+    const std::string sql = testing::LeastPrivilegeSql();  // throws if missing
+    ASSERT_FALSE(sql.empty());
+    pg().Exec(sql);
+    pg().Exec(sql);  // idempotent
     pg().Exec(
         "DO $$ BEGIN CREATE ROLE relay_svc LOGIN IN ROLE outbox_relay; "
         "EXCEPTION WHEN duplicate_object THEN NULL; END $$");

@@ -38,6 +38,18 @@ class ShardLeasesTest : public ::testing::Test {
         "generate_series(1, " +
         std::to_string(rows_per_key) + "), generate_series(1, " + std::to_string(keys) + ") k");
   }
+  // A relay that registered and took the shards matching `shards` (SQL),
+  // then vanished: its registration and leases run out after `lasting`.
+  static void VanishedRelayHolds(const std::string& lasting, const std::string& shards) {
+    pg().Exec(
+        "INSERT INTO outbox_relay_instance (id, host, pid, alive_until) "
+        "VALUES ('ghost', 'elsewhere', 1, now() + interval '" +
+        lasting + "')");
+    pg().Exec(
+        "UPDATE outbox_relay_lease SET owner = 'ghost', epoch = epoch + 1, "
+        "lease_until = now() + interval '" +
+        lasting + "' WHERE " + shards);
+  }
   static size_t Owned(PgOutboxStore& store) { return store.leases().Held().shards.size(); }
   // Reads (which also reports drained shards) until `done` or ~5 s.
   static bool ReadUntil(const std::vector<PgOutboxStore*>& stores,
@@ -180,12 +192,7 @@ TEST_F(ShardLeasesTest, AStoppedStoreHandsItsShardsOverAtOnce) {
 
 TEST_F(ShardLeasesTest, TheShardsOfAVanishedRelayAreTakenOverOnceItsLeaseRunsOut) {
   // A relay that died (or was paused) holding every shard for another 1.5 s.
-  pg().Exec(
-      "INSERT INTO outbox_relay_instance (id, host, pid, alive_until) "
-      "VALUES ('ghost', 'elsewhere', 1, now() + interval '1.5 s')");
-  pg().Exec(
-      "UPDATE outbox_relay_lease SET owner = 'ghost', epoch = epoch + 1, "
-      "lease_until = now() + interval '1.5 s'");
+  VanishedRelayHolds("1.5 s", "true");
   InsertKeys(20, 1);
   const auto started = std::chrono::steady_clock::now();
   auto store = Store(1000ms);
@@ -208,12 +215,7 @@ TEST_F(ShardLeasesTest, TheShardsOfAVanishedRelayAreTakenOverOnceItsLeaseRunsOut
 
 TEST_F(ShardLeasesTest, ANewlyAcquiredShardJoinsTheReadsOnlyOnceNothingIsInFlight) {
   // A vanished relay holds shards 8..15 for another second.
-  pg().Exec(
-      "INSERT INTO outbox_relay_instance (id, host, pid, alive_until) "
-      "VALUES ('ghost', 'elsewhere', 1, now() + interval '1 s')");
-  pg().Exec(
-      "UPDATE outbox_relay_lease SET owner = 'ghost', epoch = epoch + 1, "
-      "lease_until = now() + interval '1 s' WHERE shard >= 8");
+  VanishedRelayHolds("1 s", "shard >= 8");
   InsertKeys(200, 1);
   auto store = Store(1000ms);
   Result<std::vector<OutboxMessage>> in_flight = store->ReadBatch(1000);

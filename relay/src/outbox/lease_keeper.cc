@@ -12,6 +12,7 @@
 #include "outbox/legacy_lock.h"
 #include "outbox/pg_errors.h"
 #include "outbox/session_settings.h"
+#include "outbox/sql_text.h"
 
 namespace outbox {
 namespace {
@@ -76,18 +77,11 @@ std::string HostName() {
 
 // Unique per process (the random part also tells apart two keepers of one
 // process, as in tests).
-std::string GeneratedInstanceId() {
+std::string GeneratedInstanceId(const std::string& host) {
   std::random_device random;
   char suffix[16];
   std::snprintf(suffix, sizeof suffix, "%06x", random() & 0xffffff);
-  return HostName() + ":" + std::to_string(getpid()) + ":" + suffix;
-}
-
-template <typename T>
-std::string ArrayLiteral(const std::vector<T>& items) {
-  std::string out = "{";
-  for (size_t i = 0; i < items.size(); ++i) out += (i ? "," : "") + std::to_string(items[i]);
-  return out + "}";
+  return host + ":" + std::to_string(getpid()) + ":" + suffix;
 }
 
 }  // namespace
@@ -98,8 +92,11 @@ struct LeaseKeeper::Session {
 };
 
 LeaseKeeper::LeaseKeeper(std::string dsn, LeaseOptions options, ReportCallback on_report)
-    : dsn_(std::move(dsn)), options_(std::move(options)), on_report_(std::move(on_report)) {
-  if (options_.instance_id.empty()) options_.instance_id = GeneratedInstanceId();
+    : dsn_(std::move(dsn)),
+      options_(std::move(options)),
+      on_report_(std::move(on_report)),
+      host_(HostName()) {
+  if (options_.instance_id.empty()) options_.instance_id = GeneratedInstanceId(host_);
 }
 
 LeaseKeeper::~LeaseKeeper() { Stop(); }
@@ -217,7 +214,7 @@ void LeaseKeeper::Round(bool leaving) {
     auto release = [&](const std::vector<int>& shards) {
       std::vector<int64_t> epochs;
       for (int shard : shards) epochs.push_back(held.at(shard));
-      tx.exec_prepared("release", me, ArrayLiteral(shards), ArrayLiteral(epochs));
+      tx.exec_prepared("release", me, NumberArray(shards), NumberArray(epochs));
       for (int shard : shards) {
         held.erase(shard);
         draining.erase(shard);
@@ -230,7 +227,7 @@ void LeaseKeeper::Round(bool leaving) {
       if (!all.empty()) release(all);
       tx.exec_params(kLeaveSql, me);
     } else {
-      tx.exec_prepared("register", me, HostName(), static_cast<int>(getpid()), ttl_ms);
+      tx.exec_prepared("register", me, host_, static_cast<int>(getpid()), ttl_ms);
       std::vector<std::string> live;
       int shard_count = 0;
       for (const pqxx::row& row : tx.exec_prepared("live")) {
@@ -252,7 +249,7 @@ void LeaseKeeper::Round(bool leaving) {
         const HeldLeases before = ToHeld(held);
         std::set<int> renewed;
         for (const pqxx::row& row : tx.exec_prepared(
-                 "renew", me, ttl_ms, ArrayLiteral(before.shards), ArrayLiteral(before.epochs))) {
+                 "renew", me, ttl_ms, NumberArray(before.shards), NumberArray(before.epochs))) {
           renewed.insert(row[0].as<int>());
         }
         for (const int shard : before.shards) {
@@ -286,7 +283,6 @@ void LeaseKeeper::Round(bool leaving) {
       }
       if (++rounds_ % 300 == 1) tx.exec(kForgetSql);
       report.live_instances = static_cast<int>(live.size());
-      report.shard_count = shard_count;
       std::lock_guard<std::mutex> lock(mutex_);
       shard_count_ = shard_count;
     }

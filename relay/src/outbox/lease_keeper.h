@@ -80,6 +80,7 @@ class LeaseKeeper {
   std::string dsn_;
   LeaseOptions options_;
   ReportCallback on_report_;
+  std::string host_;                  // registered with the instance
   std::unique_ptr<Session> session_;  // used by one thread at a time
   bool failing_ = false;              // to log a failure streak once
   int64_t rounds_ = 0;

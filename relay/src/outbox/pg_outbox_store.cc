@@ -11,6 +11,7 @@
 #include "outbox/notify_channel.h"
 #include "outbox/pg_errors.h"
 #include "outbox/session_settings.h"
+#include "outbox/sql_text.h"
 
 namespace outbox {
 namespace {
@@ -143,16 +144,12 @@ constexpr const char* kCountBlockedKeysSql =
 
 // A write-back statement fenced by the leases in parameters first..first+3.
 std::string Fenced(const std::string& sql, int first) {
-  auto replace_all = [](std::string text, const std::string& from, const std::string& to) {
-    for (size_t at; (at = text.find(from)) != std::string::npos;) text.replace(at, from.size(), to);
-    return text;
-  };
-  std::string fence = kFenceCte, fenced = kFencedRow;
-  fence = replace_all(fence, "@S@", "$" + std::to_string(first));
-  fence = replace_all(fence, "@E@", "$" + std::to_string(first + 1));
-  fence = replace_all(fence, "@O@", "$" + std::to_string(first + 2));
-  fenced = replace_all(fenced, "@N@", "$" + std::to_string(first + 3));
-  return replace_all(replace_all(sql, "@FENCE@", fence), "@FENCED@", fenced);
+  std::string fence = kFenceCte;
+  fence = ReplaceAll(fence, "@S@", "$" + std::to_string(first));
+  fence = ReplaceAll(fence, "@E@", "$" + std::to_string(first + 1));
+  fence = ReplaceAll(fence, "@O@", "$" + std::to_string(first + 2));
+  const std::string fenced = ReplaceAll(kFencedRow, "@N@", "$" + std::to_string(first + 3));
+  return ReplaceAll(ReplaceAll(sql, "@FENCE@", fence), "@FENCED@", fenced);
 }
 
 // Parses the `headers` column; returns a defect description or "".
@@ -173,36 +170,9 @@ std::string ParseHeaders(const std::string& text,
   return "";
 }
 
-// PostgreSQL array literals for the unnest() parameters.
-template <typename T, typename Format>
-std::string ArrayLiteral(const std::vector<T>& items, Format format) {
-  std::string out = "{";
-  for (size_t i = 0; i < items.size(); ++i) {
-    if (i > 0) out.push_back(',');
-    out += format(items[i]);
-  }
-  out.push_back('}');
-  return out;
-}
-
-std::string QuotedElement(const std::string& text) {
-  std::string out = "\"";
-  for (char c : text) {
-    if (c == '"' || c == '\\') out.push_back('\\');
-    out.push_back(c);
-  }
-  out.push_back('"');
-  return out;
-}
-
 template <typename T, typename Field>
 std::string Column(const std::vector<T>& rows, Field field) {
   return ArrayLiteral(rows, [&](const T& row) { return field(row); });
-}
-
-template <typename T>
-std::string Numbers(const std::vector<T>& numbers) {
-  return Column(numbers, [](T n) { return std::to_string(n); });
 }
 
 }  // namespace
@@ -342,7 +312,7 @@ Result<std::vector<OutboxMessage>> PgOutboxStore::ReadBatch(const ReadRequest& r
       const bool skip = request.skip_to > 0;
       rows = tx.exec_prepared(PrepareRead(request.max_rows), skip ? request.skip_from : int64_t{0},
                               skip ? request.skip_to : int64_t{0}, request.max_bytes,
-                              floor_.floor(), Numbers(held.shards), Numbers(held.epochs),
+                              floor_.floor(), NumberArray(held.shards), NumberArray(held.epochs),
                               keeper_.instance_id(), held.shard_count);
     }
     if (!rows.empty()) {
@@ -387,10 +357,7 @@ Result<std::vector<OutboxMessage>> PgOutboxStore::ReadBatch(const ReadRequest& r
 }
 
 std::string PgOutboxStore::ReadBatchSql(size_t max_rows) {
-  std::string sql = kReadBatchSql;
-  const std::string limit = std::to_string(max_rows);
-  for (size_t at; (at = sql.find("@LIMIT@")) != std::string::npos;) sql.replace(at, 7, limit);
-  return sql;
+  return ReplaceAll(kReadBatchSql, "@LIMIT@", std::to_string(max_rows));
 }
 
 std::string PgOutboxStore::PrepareRead(size_t max_rows) {
@@ -459,21 +426,21 @@ Status PgOutboxStore::Settle(const Settlement& settlement) {
     LogInfo("outcomes not written back: this relay holds no shard leases any more");
     return Status::Ok();
   }
-  const std::string shards = Numbers(held.shards), epochs = Numbers(held.epochs);
+  const std::string shards = NumberArray(held.shards), epochs = NumberArray(held.epochs);
   const std::string& owner = keeper_.instance_id();
   try {
     int64_t removed = 0;
     if (settlement.dead_letters.empty() && settlement.retries.empty()) {
       // The common case is one statement: no BEGIN/COMMIT round trips.
       pqxx::nontransaction tx(connection_->pq);
-      removed = tx.exec_prepared("remove", Numbers(settlement.delivered), shards, epochs, owner,
+      removed = tx.exec_prepared("remove", NumberArray(settlement.delivered), shards, epochs, owner,
                                  held.shard_count)
                     .affected_rows();
     } else {
       pqxx::work tx(connection_->pq);
       if (!settlement.delivered.empty()) {
-        removed = tx.exec_prepared("remove", Numbers(settlement.delivered), shards, epochs, owner,
-                                   held.shard_count)
+        removed = tx.exec_prepared("remove", NumberArray(settlement.delivered), shards, epochs,
+                                   owner, held.shard_count)
                       .affected_rows();
       }
       const auto& dead = settlement.dead_letters;
