@@ -132,7 +132,7 @@ int Explain(const std::string& dsn, size_t batch_size) {
       "count(*) FROM taken");
   tx.exec("PREPARE read_batch AS " + outbox::PgOutboxStore::ReadBatchSql(batch_size));
   const pqxx::result plan =
-      tx.exec("EXPLAIN (ANALYZE, COSTS OFF, SUMMARY ON) EXECUTE read_batch(0, 0, 16777216, 0, " +
+      tx.exec("EXPLAIN (ANALYZE, COSTS OFF, SUMMARY ON) EXECUTE read_batch('{}', 16777216, 0, " +
               tx.quote(leases[0].as<std::string>()) + ", " + tx.quote(leases[1].as<std::string>()) +
               ", 'outbox-bench', " + leases[2].as<std::string>() + ")");
   for (const pqxx::row& line : plan) std::printf("    %s\n", line[0].c_str());

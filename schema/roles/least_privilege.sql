@@ -38,7 +38,7 @@ END $$;
 
 -- The relay.
 GRANT SELECT, DELETE ON outbox TO outbox_relay;
-GRANT UPDATE (attempts, last_error, first_failed_at, next_attempt_at) ON outbox TO outbox_relay;
+GRANT UPDATE (attempts, last_error, first_failed_at, next_attempt_at, committed_at) ON outbox TO outbox_relay;
 GRANT SELECT, INSERT ON outbox_dead_letter TO outbox_relay;
 GRANT SELECT ON outbox_relay_schema_migrations TO outbox_relay;
 GRANT SELECT, UPDATE ON outbox_relay_lease TO outbox_relay;

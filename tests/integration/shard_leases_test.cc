@@ -158,8 +158,7 @@ TEST_F(ShardLeasesTest, AHandoverWaitsForTheRowsInFlightSoTheyAreNotSentTwice) {
   }
   ASSERT_EQ(first->leases().View().draining.size(), size_t{kShards / 2});
   // While its batch is in flight, the first store keeps the draining shards.
-  ReadRequest while_in_flight{
-      .max_rows = 10, .skip_from = in_flight->front().id, .skip_to = in_flight->back().id};
+  ReadRequest while_in_flight{.max_rows = 10, .in_flight = IdsOf(*in_flight)};
   ASSERT_TRUE(first->ReadBatch(while_in_flight).ok());
   EXPECT_EQ(Owned(*first), size_t{kShards});
 
@@ -213,7 +212,7 @@ TEST_F(ShardLeasesTest, TheShardsOfAVanishedRelayAreTakenOverOnceItsLeaseRunsOut
   EXPECT_EQ(after->size(), 20u);
 }
 
-TEST_F(ShardLeasesTest, ANewlyAcquiredShardJoinsTheReadsOnlyOnceNothingIsInFlight) {
+TEST_F(ShardLeasesTest, ANewlyAcquiredShardJoinsAtOnceAndItsRowsAmongThoseInFlightAreRead) {
   // A vanished relay holds shards 8..15 for another second.
   VanishedRelayHolds("1 s", "shard >= 8");
   InsertKeys(200, 1);
@@ -228,18 +227,17 @@ TEST_F(ShardLeasesTest, ANewlyAcquiredShardJoinsTheReadsOnlyOnceNothingIsInFligh
   }
   ASSERT_EQ(Owned(*store), size_t{kShards});
 
-  // Rows of the new shards lie inside the skipped (in-flight) id range: a
-  // read now could send a later row of such a key before an earlier one.
-  const ReadRequest while_in_flight{
-      .max_rows = 1000, .skip_from = in_flight->front().id, .skip_to = in_flight->back().id};
-  Result<std::vector<OutboxMessage>> held_back = store->ReadBatch(while_in_flight);
-  ASSERT_TRUE(held_back.ok());
-  EXPECT_TRUE(held_back->empty());
-
-  ASSERT_TRUE(store->Settle(Delivered(*in_flight)).ok());
-  Result<std::vector<OutboxMessage>> rest = store->ReadBatch(1000);
-  ASSERT_TRUE(rest.ok());
-  EXPECT_EQ(in_flight->size() + rest->size(), 200u);
+  // Rows of the new shards lie between the ids in flight: they are read now,
+  // lowest id first, and none of the rows in flight is read again.
+  const ReadRequest while_in_flight{.max_rows = 1000, .in_flight = IdsOf(*in_flight)};
+  Result<std::vector<OutboxMessage>> joined = store->ReadBatch(while_in_flight);
+  ASSERT_TRUE(joined.ok());
+  EXPECT_EQ(in_flight->size() + joined->size(), 200u);
+  std::set<int64_t> ids;
+  for (const OutboxMessage& m : *in_flight) ids.insert(m.id);
+  for (const OutboxMessage& m : *joined) EXPECT_TRUE(ids.insert(m.id).second) << m.id;
+  EXPECT_TRUE(std::is_sorted(joined->begin(), joined->end(),
+                             [](const auto& a, const auto& b) { return a.id < b.id; }));
 }
 
 TEST_F(ShardLeasesTest, StandsByWhileARelayFromBeforeLeasesHoldsTheOldLock) {

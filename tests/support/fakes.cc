@@ -31,7 +31,7 @@ Result<std::vector<OutboxMessage>> FakeStore::ReadBatch(const ReadRequest& reque
   int64_t bytes = 0;
   for (const auto& [id, row] : rows_) {
     if (batch.size() == request.max_rows || bytes >= request.max_bytes) break;
-    if (id >= request.skip_from && id <= request.skip_to) continue;
+    if (std::binary_search(request.in_flight.begin(), request.in_flight.end(), id)) continue;
     const bool keyed = row.key.has_value();
     if (keyed && held.count(*row.key) > 0) continue;
     if (Waiting(id)) {

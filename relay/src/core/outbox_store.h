@@ -44,15 +44,19 @@ struct Settlement {
   }
 };
 
-// What to read. Rows with ids in [skip_from, skip_to] are not read: they are
-// the batches still in flight (0, 0 = skip nothing; ids start at 1).
+// What to read.
 struct ReadRequest {
   size_t max_rows = 0;
   // Stop adding rows once key + payload bytes reach this (at least one row
   // is always read, so a single large row cannot stall the relay).
   int64_t max_bytes = INT64_MAX;
-  int64_t skip_from = 0;
-  int64_t skip_to = 0;
+  // Ids of the rows in flight, ascending: not read again. Only these: a row
+  // between them that was not visible when their batch was read (its
+  // transaction committed later) is read, in id order with the rest.
+  std::vector<int64_t> in_flight{};
+
+  // The lowest id in flight; 0 when nothing is (ids start at 1).
+  int64_t lowest_in_flight() const { return in_flight.empty() ? 0 : in_flight.front(); }
 };
 
 // How an idle wait for new rows ended.

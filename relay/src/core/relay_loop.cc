@@ -85,12 +85,13 @@ ReadRequest RelayLoop::NextRead() const {
   ReadRequest request;
   request.max_rows = options_.batch_size;
   request.max_bytes = options_.max_in_flight_bytes - in_flight_bytes_;
+  request.in_flight.reserve(in_flight_rows_);
   for (const InFlightBatch& batch : in_flight_) {
-    if (request.skip_from == 0 || batch.lowest_id < request.skip_from) {
-      request.skip_from = batch.lowest_id;
-    }
-    request.skip_to = std::max(request.skip_to, batch.highest_id);
+    for (const OutboxMessage& row : batch.rows) request.in_flight.push_back(row.id);
   }
+  // Each batch is sorted, but a later one may hold a row that committed late
+  // with an id below an earlier batch's.
+  std::sort(request.in_flight.begin(), request.in_flight.end());
   return request;
 }
 
@@ -114,8 +115,6 @@ bool RelayLoop::ReadAndSend(bool& caught_up) {
   RecordWakeup(new_rows);
   if (rows->empty()) return true;
   batch.read = rows->size();
-  batch.lowest_id = rows->front().id;
-  batch.highest_id = rows->back().id;
   batch.rows.reserve(rows->size());
   for (OutboxMessage& row : *rows) {
     if (row.key && batch.held_keys.count(*row.key) > 0) continue;  // stays pending

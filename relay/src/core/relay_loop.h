@@ -108,8 +108,6 @@ class RelayLoop {
     std::set<std::string> held_keys;
     size_t read = 0;  // rows read, including those settled without sending
     int64_t bytes = 0;
-    int64_t lowest_id = 0;
-    int64_t highest_id = 0;
     SteadyClock::time_point read_started{};
     SteadyClock::time_point sent_at{};
     BatchProgress progress;

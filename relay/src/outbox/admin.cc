@@ -108,8 +108,8 @@ Result<OutboxStatus> OutboxAdmin::ReadStatus() const {
                                 "SELECT count(DISTINCT key) FROM outbox_dead_letter "
                                 "WHERE blocks_key")[0][0]
                               .as<int64_t>();
-    for (const pqxx::row& row : tx.exec("SELECT DISTINCT key FROM outbox_dead_letter WHERE "
-                                        "blocks_key ORDER BY key LIMIT 10")) {
+    for (const pqxx::row& row : tx.exec("SELECT DISTINCT left(key, 100) FROM outbox_dead_letter "
+                                        "WHERE blocks_key ORDER BY 1 LIMIT 10")) {
       status.blocked_key_examples.push_back(row[0].as<std::string>());
     }
     for (const pqxx::row& row : tx.exec(
@@ -173,9 +173,12 @@ Result<std::vector<int64_t>> OutboxAdmin::RequeueDeadLetters(const DeadLetterFil
     std::vector<int64_t> ids =
         IdsOf(tx.exec("WITH moved AS (DELETE FROM outbox_dead_letter WHERE " + where +
                       " RETURNING id, topic, key, payload, headers, created_at) "
-                      "INSERT INTO outbox (id, topic, key, payload, headers, created_at) "
-                      "OVERRIDING SYSTEM VALUE "
-                      "SELECT id, topic, key, payload, headers, created_at FROM moved ORDER BY id "
+                      "INSERT INTO outbox (id, topic, key, payload, headers, created_at, "
+                      "committed_at) OVERRIDING SYSTEM VALUE "
+                      // Waits again from now (schema/0006): the lag is the
+                      // relay's delay since an operator put it back.
+                      "SELECT id, topic, key, payload, headers, created_at, now() FROM moved "
+                      "ORDER BY id "
                       "RETURNING id"));
     // Tells relays, in the statement that reads the rows, that low ids are
     // back (schema/0004). After the insert: this transaction has its xid by

@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <string>
 
+#include "outbox/enqueued_at_sql.h"
+
 namespace outbox {
 
 Backlog QueryBacklog(pqxx::transaction_base& tx) {
@@ -20,11 +22,9 @@ Backlog QueryBacklog(pqxx::transaction_base& tx) {
     }
     backlog.pending_is_estimate = true;
   }
-  const pqxx::result oldest = tx.exec(
-      "SELECT extract(epoch FROM clock_timestamp() - "
-      "coalesce(CASE WHEN current_setting('track_commit_timestamp') = 'on' "
-      "THEN pg_xact_commit_timestamp(xmin) END, created_at))::float8 "
-      "FROM outbox ORDER BY id LIMIT 1");
+  const pqxx::result oldest =
+      tx.exec("SELECT extract(epoch FROM clock_timestamp() - " + EnqueuedAtSql("o", "o.xmin") +
+              ")::float8 FROM outbox o ORDER BY id LIMIT 1");
   if (!oldest.empty()) backlog.oldest_pending_age_seconds = oldest[0][0].as<double>();
   const pqxx::result open = tx.exec(
       "SELECT extract(epoch FROM clock_timestamp() - min(xact_start))::float8 "

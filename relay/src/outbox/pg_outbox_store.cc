@@ -8,6 +8,7 @@
 #include <set>
 
 #include "common/log.h"
+#include "outbox/enqueued_at_sql.h"
 #include "outbox/notify_channel.h"
 #include "outbox/pg_errors.h"
 #include "outbox/session_settings.h"
@@ -21,55 +22,53 @@ namespace {
 // took its id early is still here and is read by the next call. A row is due
 // unless it waits for a retry, an earlier row of its key waits for one
 // (per-key order), or a dead letter blocks its key; both probes use small
-// partial indexes (schema/0002).
+// partial indexes on a hash of the key (schema/0006), so keys of any size
+// work.
 //
-// @LIMIT@ rows at most (a literal, one prepared statement per batch size);
-// ids in [$1, $2] are in flight and skipped (two index
-// range scans, below and above them, so in-flight rows are never visited);
-// rows are added while the key + payload bytes before them stay under $3;
-// ids below $4 (ReadFloor) are known to be gone and not walked. Only rows of
-// shards leased to this relay are read: the shards in $5 at the epochs in $6
-// that the lease table still gives to owner $7 ($8 shards in all, see
-// schema/0005), checked on the database's clock in this very statement. The
-// last column is the requeue counter (schema/0004), read with the rows. A row's
-// age counts from its commit when track_commit_timestamp is on, else from
-// created_at (the inserting transaction's start).
+// @LIMIT@ rows at most (a literal, one prepared statement per batch size).
+// The ids in $1 are in flight and not read again. Exactly those: every other
+// id, also one between two ids in flight, is read in id order, because a row
+// whose transaction committed after the read of an earlier batch may lie
+// between that batch's ids, and the next row of its key may be above them.
+// (Skipping the whole id range of the batches in flight broke per-key order
+// under concurrent writers.) Rows are added while the key + payload bytes
+// before them stay under $2; ids below $3 (ReadFloor) are known to be gone
+// and not walked. Only rows of shards leased to this relay are read: the
+// shards in $4 at the epochs in $5 that the lease table still gives to owner
+// $6 ($7 shards in all, see schema/0005), checked on the database's clock in
+// this very statement. The last column is the requeue counter (schema/0004),
+// read with the rows. A row's age counts from committed_at once the relay
+// has set it (schema/0006), else from its commit when track_commit_timestamp
+// is on, else from created_at (the inserting transaction's start).
 constexpr const char* kReadBatchSql = R"(
 WITH leased AS MATERIALIZED (
   SELECT coalesce(array_agg(l.shard), '{}') AS shards FROM outbox_relay_lease l
-    JOIN unnest($5::int[], $6::bigint[]) AS h(shard, epoch)
+    JOIN unnest($4::int[], $5::bigint[]) AS h(shard, epoch)
       ON h.shard = l.shard AND h.epoch = l.epoch
-   WHERE l.owner = $7 AND l.lease_until > now()),
-due AS (
-  (SELECT o.*, o.xmin AS inserted_by FROM outbox o WHERE o.id < $1 AND o.id >= $4
-    AND (o.next_attempt_at IS NULL OR o.next_attempt_at <= now())
-    AND NOT EXISTS (SELECT 1 FROM outbox w
-                     WHERE w.next_attempt_at > now() AND w.key = o.key AND w.id < o.id)
-    AND NOT EXISTS (SELECT 1 FROM outbox_dead_letter d WHERE d.blocks_key AND d.key = o.key)
-    AND outbox_relay_shard(o.key, o.id, $8) = ANY ((SELECT shards FROM leased)::int[])
-    ORDER BY o.id LIMIT @LIMIT@)
-  UNION ALL
-  (SELECT o.*, o.xmin AS inserted_by FROM outbox o WHERE o.id > $2 AND o.id >= $4
-    AND (o.next_attempt_at IS NULL OR o.next_attempt_at <= now())
-    AND NOT EXISTS (SELECT 1 FROM outbox w
-                     WHERE w.next_attempt_at > now() AND w.key = o.key AND w.id < o.id)
-    AND NOT EXISTS (SELECT 1 FROM outbox_dead_letter d WHERE d.blocks_key AND d.key = o.key)
-    AND outbox_relay_shard(o.key, o.id, $8) = ANY ((SELECT shards FROM leased)::int[])
-    ORDER BY o.id LIMIT @LIMIT@)),
+   WHERE l.owner = $6 AND l.lease_until > now()),
 first AS (
-  SELECT * FROM due ORDER BY id LIMIT @LIMIT@),
+  SELECT o.*, o.xmin AS inserted_by FROM outbox o WHERE o.id >= $3
+    AND o.id <> ALL ($1::bigint[])
+    AND (o.next_attempt_at IS NULL OR o.next_attempt_at <= now())
+    AND NOT EXISTS (SELECT 1 FROM outbox w
+                     WHERE w.next_attempt_at > now()
+                       AND hashtextextended(w.key, 0) = hashtextextended(o.key, 0)
+                       AND w.key = o.key AND w.id < o.id)
+    AND NOT EXISTS (SELECT 1 FROM outbox_dead_letter d
+                     WHERE d.blocks_key AND hashtextextended(d.key, 0) = hashtextextended(o.key, 0)
+                       AND d.key = o.key)
+    AND outbox_relay_shard(o.key, o.id, $7) = ANY ((SELECT shards FROM leased)::int[])
+    ORDER BY o.id LIMIT @LIMIT@),
 sized AS (
   SELECT f.*, sum(coalesce(octet_length(f.key), 0) + coalesce(octet_length(f.payload), 0))
                 OVER (ORDER BY f.id ROWS UNBOUNDED PRECEDING) AS bytes_through
     FROM first f)
 SELECT id, topic, key, payload, headers::text,
-       extract(epoch FROM clock_timestamp() - coalesce(
-         CASE WHEN current_setting('track_commit_timestamp') = 'on'
-              THEN pg_xact_commit_timestamp(inserted_by) END, created_at))::float8,
+       extract(epoch FROM clock_timestamp() - @ENQUEUED_AT@)::float8,
        attempts,
        (SELECT CASE WHEN is_called THEN last_value ELSE 0 END FROM outbox_relay_requeues)
   FROM sized
- WHERE bytes_through - coalesce(octet_length(key), 0) - coalesce(octet_length(payload), 0) < $3
+ WHERE bytes_through - coalesce(octet_length(key), 0) - coalesce(octet_length(payload), 0) < $2
  ORDER BY id)";
 
 // Write-backs are fenced: a row is removed, retried or dead-lettered only if
@@ -118,6 +117,7 @@ WITH @FENCE@
 UPDATE outbox o
    SET attempts = o.attempts + 1,
        last_error = i.error,
+       committed_at = @ENQUEUED_AT@,
        first_failed_at = coalesce(o.first_failed_at, now()),
        next_attempt_at = now() + i.delay_ms * interval '1 millisecond'
   FROM unnest($1::bigint[], $2::text[], $3::bigint[]) AS i(id, error, delay_ms)
@@ -132,9 +132,9 @@ SELECT pg_snapshot_xmin(s)::text::bigint, pg_snapshot_xmax(s)::text::bigint,
 
 // Whether schema/0003's trigger is there and enabled; without it nothing
 // would ever be announced, and the relay polls without complaint.
-// Also whether the schema is recent enough for this relay (schema/0005).
+// Also whether the schema is recent enough for this relay (schema/0006).
 constexpr const char* kSchemaCheckSql = R"(
-SELECT to_regclass('outbox_relay_lease') IS NOT NULL,
+SELECT EXISTS (SELECT 1 FROM outbox_relay_schema_migrations WHERE version = 6),
        EXISTS (SELECT 1 FROM pg_trigger
                 WHERE tgrelid = 'outbox'::regclass AND tgname = 'outbox_notify'
                   AND tgenabled <> 'D'))";
@@ -217,13 +217,14 @@ Status PgOutboxStore::EnsureConnected() {
               "; SET plan_cache_mode = force_custom_plan");
     connection->pq.prepare("remove", Fenced(kRemoveSql, 2));
     connection->pq.prepare("dead_letter", Fenced(kDeadLetterSql, 5));
-    connection->pq.prepare("retry_later", Fenced(kRetryLaterSql, 4));
+    connection->pq.prepare("retry_later", ReplaceAll(Fenced(kRetryLaterSql, 4), "@ENQUEUED_AT@",
+                                                     EnqueuedAtSql("o", "o.xmin")));
     connection->pq.prepare("observe_floor", kObserveFloorSql);
     const pqxx::row schema = pqxx::nontransaction(connection->pq).exec1(kSchemaCheckSql);
     if (!schema[0].as<bool>()) {
       return Status(StatusCode::kFailedPrecondition,
-                    "the database schema is older than this relay (no table "
-                    "outbox_relay_lease): run `outbox-relay migrate`");
+                    "the database schema is older than this relay (schema/0006 is "
+                    "not applied): run `outbox-relay migrate`");
     }
     const bool trigger = schema[1].as<bool>();
     if (trigger) connection->listener = std::make_unique<NewRowsListener>(connection->pq);
@@ -259,20 +260,6 @@ void PgOutboxStore::DropConnection() {
   connection_.reset();
 }
 
-bool PgOutboxStore::JoinShards(const std::vector<int>& readable, const ReadRequest& request) {
-  const std::set<int> now(readable.begin(), readable.end());
-  const bool joining =
-      std::any_of(now.begin(), now.end(), [this](int shard) { return reading_.count(shard) == 0; });
-  // A newly acquired shard cannot join while batches are in flight: their
-  // id range is skipped by this read, and it may hide rows of the new shard
-  // that were never read, so a later row of such a key would go first.
-  // Reading nothing makes the loop collect what is in flight first.
-  // (Rows in flight were read by this store: none before its first row.)
-  if (joining && request.skip_to > 0 && highest_id_read_ > 0) return false;
-  reading_ = now;  // shards lost or handed over leave at once
-  return true;
-}
-
 void PgOutboxStore::ReportDrained(const std::vector<int>& draining, const ReadRequest& request) {
   std::vector<int> drained;
   std::map<int, int64_t> marks;
@@ -281,7 +268,7 @@ void PgOutboxStore::ReportDrained(const std::vector<int>& draining, const ReadRe
     // ids up to the highest id read so far. Once the lowest id in flight is
     // above that (or nothing is in flight), they have all been settled.
     const int64_t mark = drain_marks_.count(shard) ? drain_marks_[shard] : highest_id_read_;
-    if (request.skip_to == 0 || request.skip_from > mark) {
+    if (request.in_flight.empty() || request.lowest_in_flight() > mark) {
       drained.push_back(shard);
     } else {
       marks[shard] = mark;
@@ -296,8 +283,9 @@ Result<std::vector<OutboxMessage>> PgOutboxStore::ReadBatch(const ReadRequest& r
   try {
     const LeaseView leases = keeper_.View();
     ReportDrained(leases.draining, request);
+    // Shards acquired while batches are in flight join at once: reads skip
+    // only the ids in flight, so no row of theirs is passed over.
     const HeldLeases& held = leases.readable;
-    if (!JoinShards(held.shards, request)) return std::vector<OutboxMessage>{};
     if (held.shards.empty()) {
       // Standing by, unless leases cannot be kept at all (e.g. the role
       // lacks its grants): that is the operator's to see, not an idle relay.
@@ -308,12 +296,9 @@ Result<std::vector<OutboxMessage>> PgOutboxStore::ReadBatch(const ReadRequest& r
     pqxx::result rows;
     {
       pqxx::nontransaction tx(connection_->pq);
-      // Nothing in flight: one range, everything above 0.
-      const bool skip = request.skip_to > 0;
-      rows = tx.exec_prepared(PrepareRead(request.max_rows), skip ? request.skip_from : int64_t{0},
-                              skip ? request.skip_to : int64_t{0}, request.max_bytes,
-                              floor_.floor(), NumberArray(held.shards), NumberArray(held.epochs),
-                              keeper_.instance_id(), held.shard_count);
+      rows = tx.exec_prepared(PrepareRead(request.max_rows), NumberArray(request.in_flight),
+                              request.max_bytes, floor_.floor(), NumberArray(held.shards),
+                              NumberArray(held.epochs), keeper_.instance_id(), held.shard_count);
     }
     if (!rows.empty()) {
       // Rows were put back with low ids since the last read: the floor may
@@ -357,7 +342,8 @@ Result<std::vector<OutboxMessage>> PgOutboxStore::ReadBatch(const ReadRequest& r
 }
 
 std::string PgOutboxStore::ReadBatchSql(size_t max_rows) {
-  return ReplaceAll(kReadBatchSql, "@LIMIT@", std::to_string(max_rows));
+  return ReplaceAll(ReplaceAll(kReadBatchSql, "@LIMIT@", std::to_string(max_rows)), "@ENQUEUED_AT@",
+                    EnqueuedAtSql("sized", "inserted_by"));
 }
 
 std::string PgOutboxStore::PrepareRead(size_t max_rows) {

@@ -35,8 +35,8 @@ class PgOutboxStore : public OutboxStore {
   Wakeup AwaitNewRows(std::chrono::milliseconds timeout, const StopSignal& stop) override;
   bool listening() const override;
 
-  // The batch read's SQL for up to `max_rows` rows (parameters: skip
-  // [$1, $2], $3 bytes, $4 floor, $5-$8 leases), also for the benchmark's
+  // The batch read's SQL for up to `max_rows` rows (parameters: $1 ids in
+  // flight, $2 bytes, $3 floor, $4-$7 leases), also for the benchmark's
   // EXPLAIN of exactly what the relay runs.
   static std::string ReadBatchSql(size_t max_rows);
 
@@ -52,9 +52,6 @@ class PgOutboxStore : public OutboxStore {
   Status EnsureConnected();
   // Maps a libpqxx exception to a Status; drops the connection when broken.
   Status Classify(const std::exception& e);
-  // Whether this read may go ahead with the `readable` shards: a newly
-  // acquired one joins only when nothing is in flight.
-  bool JoinShards(const std::vector<int>& readable, const ReadRequest& request);
   // Tells the keeper which draining shards have nothing in flight any more.
   void ReportDrained(const std::vector<int>& draining, const ReadRequest& request);
   // Keeps floor_ current (see ReadFloor); on the read's connection.
@@ -69,7 +66,6 @@ class PgOutboxStore : public OutboxStore {
   LeaseKeeper keeper_;
   int64_t highest_id_read_ = 0;
   std::map<int, int64_t> drain_marks_;  // draining shard -> highest id read before
-  std::set<int> reading_;               // shards the reads include
   ReadFloor floor_;
   int64_t floor_before_reset_ = 0;        // to report rows the floor hid
   std::optional<int64_t> requeues_seen_;  // schema/0004's counter
