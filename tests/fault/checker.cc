@@ -1,5 +1,6 @@
 #include "fault/checker.h"
 
+#include <chrono>
 #include <pqxx/pqxx>
 
 namespace outbox::fault {
@@ -11,13 +12,16 @@ void Load(pqxx::work& tx, const std::vector<Consumed>& records) {
   for (size_t start = 0; start < records.size(); start += 500) {
     std::string sql =
         "INSERT INTO fault_consumed (partition, \"offset\", outbox_id, key, key_seq, "
-        "payload_md5) VALUES ";
+        "payload_md5, received_at) VALUES ";
     for (size_t i = start; i < std::min(records.size(), start + 500); ++i) {
       const Consumed& c = records[i];
       if (i > start) sql += ",";
-      sql += "(" + std::to_string(c.partition) + "," + std::to_string(c.offset) + "," +
-             std::to_string(c.outbox_id) + "," + (c.key ? tx.quote(*c.key) : "NULL") + "," +
-             std::to_string(c.key_seq) + ",md5(convert_to(" + tx.quote(c.payload) + ", 'UTF8')))";
+      sql +=
+          "(" + std::to_string(c.partition) + "," + std::to_string(c.offset) + "," +
+          std::to_string(c.outbox_id) + "," + (c.key ? tx.quote(*c.key) : "NULL") + "," +
+          std::to_string(c.key_seq) + ",md5(" + tx.quote_raw(c.payload) + ")," + "to_timestamp(" +
+          std::to_string(std::chrono::duration<double>(c.received_at.time_since_epoch()).count()) +
+          "))";
     }
     tx.exec(sql);
   }
@@ -53,13 +57,14 @@ Figures Check(const std::string& dsn, const std::vector<Consumed>& records) {
                              "OR c.key IS DISTINCT FROM l.key OR c.key_seq <> l.key_seq "
                              "OR c.payload_md5 <> l.payload_md5");
   f.wrong_partition = Count(tx,
-                            "SELECT count(*) FROM (SELECT key FROM fault_consumed GROUP BY key "
+                            "SELECT count(*) FROM (SELECT key FROM fault_consumed "
+                            "WHERE key IS NOT NULL GROUP BY key "
                             "HAVING count(DISTINCT partition) > 1) k");
   // Per key, in the order first seen (offsets are comparable: one partition
   // per key), a key_seq below one seen before it.
   f.out_of_order = Count(tx, R"(
     WITH first AS (SELECT key, key_seq, min("offset") AS first_offset
-                     FROM fault_consumed GROUP BY key, key_seq),
+                     FROM fault_consumed WHERE key IS NOT NULL GROUP BY key, key_seq),
     running AS (SELECT key_seq, max(key_seq) OVER (PARTITION BY key ORDER BY first_offset
                   ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING) AS highest_before
                   FROM first)
@@ -70,6 +75,23 @@ Figures Check(const std::string& dsn, const std::vector<Consumed>& records) {
      WHERE l.key_seq < h.key_seq
        AND NOT EXISTS (SELECT 1 FROM fault_consumed c WHERE c.outbox_id = l.outbox_id)
        AND NOT EXISTS (SELECT 1 FROM outbox_dead_letter d WHERE d.id = l.outbox_id))");
+  f.max_healthy_delay_s = tx.exec(R"(
+    SELECT coalesce(max(extract(epoch FROM first_received - l.written_at)), 0)::float8
+      FROM fault_ledger l
+      JOIN (SELECT outbox_id, min(received_at) AS first_received FROM fault_consumed
+             GROUP BY outbox_id) c ON c.outbox_id = l.outbox_id
+     WHERE NOT l.poison)")[0][0]
+                              .as<double>();
+  for (const pqxx::row& row : tx.exec(R"(
+    WITH first AS (SELECT key, key_seq, min("offset") AS first_offset
+                     FROM fault_consumed WHERE key IS NOT NULL GROUP BY key, key_seq),
+    running AS (SELECT key, key_seq, max(key_seq) OVER (PARTITION BY key ORDER BY first_offset
+                  ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING) AS highest_before
+                  FROM first)
+    SELECT 'out of order: key ' || key || ' seq ' || key_seq || ' first seen after seq ' ||
+           highest_before FROM running WHERE key_seq < highest_before LIMIT 5)")) {
+    f.examples.push_back(row[0].as<std::string>());
+  }
   for (const pqxx::row& row :
        tx.exec("SELECT 'lost id ' || outbox_id || ' key ' || key || ' seq ' || key_seq "
                "FROM fault_ledger l WHERE NOT " +

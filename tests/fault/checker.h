@@ -22,8 +22,10 @@ struct Figures {
   int64_t wrong_partition = 0;
   int64_t integrity_errors = 0;
   int64_t dead_lettered = 0;
-  int64_t false_poison = 0;           // healthy rows dead-lettered
-  int64_t missed_poison = 0;          // poison rows not dead-lettered
+  int64_t false_poison = 0;   // healthy rows dead-lettered
+  int64_t missed_poison = 0;  // poison rows not dead-lettered
+  // Longest time from a healthy row's insert to its first delivery.
+  double max_healthy_delay_s = 0;
   std::vector<std::string> examples;  // a few offending rows, for the report
 };
 

@@ -39,16 +39,20 @@ void Consumer::Work() {
     rd_kafka_message_t* m = rd_kafka_consumer_poll(consumer_, 100);
     if (m == nullptr) continue;
     if (m->err == RD_KAFKA_RESP_ERR_NO_ERROR) {
-      Consumed c{m->partition, m->offset, std::nullopt, "", -1, -1};
+      Consumed c{
+          m->partition, m->offset, std::nullopt, "", -1, -1, std::chrono::system_clock::now()};
       if (m->key != nullptr) c.key.emplace(static_cast<const char*>(m->key), m->key_len);
       if (m->payload != nullptr) c.payload.assign(static_cast<const char*>(m->payload), m->len);
       rd_kafka_headers_t* headers = nullptr;
       if (rd_kafka_message_headers(m, &headers) == RD_KAFKA_RESP_ERR_NO_ERROR) {
         const void* value;
         size_t size;
+        int ids = 0;
+        while (rd_kafka_header_get(headers, ids, "outbox-id", &value, &size) == 0) ++ids;
         if (rd_kafka_header_get_last(headers, "outbox-id", &value, &size) == 0) {
           c.outbox_id = std::stoll(std::string(static_cast<const char*>(value), size));
         }
+        if (ids != 1) c.outbox_id = -2;
         if (rd_kafka_header_get_last(headers, "key-seq", &value, &size) == 0) {
           c.key_seq = std::stoi(std::string(static_cast<const char*>(value), size));
         }

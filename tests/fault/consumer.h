@@ -19,8 +19,9 @@ struct Consumed {
   int64_t offset;
   std::optional<std::string> key;
   std::string payload;
-  int64_t outbox_id = -1;
+  int64_t outbox_id = -1;  // -2: not exactly one outbox-id header (a forgery got through)
   int key_seq = -1;
+  std::chrono::system_clock::time_point received_at{};
 };
 
 class Consumer {

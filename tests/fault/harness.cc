@@ -43,6 +43,8 @@ using std::chrono::seconds;
 constexpr int kBrokers = 3;
 constexpr int kPartitions = 4;
 constexpr int kBatchSize = 200;
+// The relay's default relay.max_in_flight_rows: what a crash can re-send.
+constexpr int kMaxInFlightRows = 2000;
 constexpr const char* kTopic = "fault";
 constexpr int kLeaseTtlMs = 2000;
 
@@ -401,6 +403,12 @@ struct Scenario {
   // A relay log line the fault must cause: proof it was really injected.
   std::string evidence;
   bool needs_netns = false;
+  // Rows committed (ledger and all) before the relay starts, so that it
+  // works at the head of a backlog with batches in flight.
+  int backlog = 0;
+  // Longest a healthy row may take from insert to first delivery; 0 = only
+  // reported.
+  double max_healthy_delay_s = 0;
 };
 
 struct Outcome {
@@ -414,8 +422,25 @@ struct Outcome {
   std::vector<std::string> measurements;
 };
 
+// `rows` committed rows on keys of their own (backlog-0..99), each key's
+// seqs in id order, as one statement.
+void CommitBacklog(const std::string& dsn, int rows) {
+  Exec(dsn, R"(
+    WITH event AS (
+      INSERT INTO outbox (topic, key, payload, headers)
+      SELECT 'fault', 'backlog-' || (i % 100), convert_to('backlog-' || (i % 100) || ':' ||
+             (i / 100 + 1) || ':order', 'UTF8'),
+             jsonb_build_object('key-seq', (i / 100 + 1)::text)
+        FROM generate_series(0, )" +
+                std::to_string(rows - 1) + R"() i ORDER BY i
+      RETURNING id, key, payload, headers)
+    INSERT INTO fault_ledger (outbox_id, key, key_seq, payload_md5, poison)
+    SELECT id, key, (headers->>'key-seq')::int, md5(payload), false FROM event)");
+}
+
 Outcome Execute(const Settings& settings, const Scenario& scenario, uint64_t seed) {
   Run run(settings, scenario.id, seed, scenario.policy, scenario.writer, scenario.kafka);
+  if (scenario.backlog > 0) CommitBacklog(run.owner_dsn, scenario.backlog);
   run.relay->Start();
   run.writer->Start();
   scenario.fault(run);  // applies faults for the window and heals them
@@ -461,6 +486,20 @@ Outcome Execute(const Settings& settings, const Scenario& scenario, uint64_t see
   rule(f.integrity_errors == 0, "integrity errors " + std::to_string(f.integrity_errors));
   rule(f.false_poison == 0, "healthy rows dead-lettered " + std::to_string(f.false_poison));
   rule(f.missed_poison == 0, "poison rows not dead-lettered " + std::to_string(f.missed_poison));
+  rule(scenario.max_healthy_delay_s <= 0 || f.max_healthy_delay_s <= scenario.max_healthy_delay_s,
+       "a healthy row took " + std::to_string(f.max_healthy_delay_s) +
+           " s to its first delivery (bound " + std::to_string(scenario.max_healthy_delay_s) +
+           " s)");
+  {
+    char line[200];
+    std::snprintf(line, sizeof line,
+                  "writer: %lld commits, %lld rollbacks, %lld failed; longest insert -> first "
+                  "delivery of a healthy row %.2f s",
+                  static_cast<long long>(run.writer->commits()),
+                  static_cast<long long>(run.writer->rollbacks()),
+                  static_cast<long long>(run.writer->failed_commits()), f.max_healthy_delay_s);
+    run.measurements.push_back(line);
+  }
   rule(outcome.exit_code == 0, "final SIGTERM exit code " + std::to_string(outcome.exit_code));
   rule(f.committed > 0, "nothing committed");
   rule(scenario.evidence.empty() || run.RelayLogLines(scenario.evidence) > 0,
@@ -479,21 +518,22 @@ Outcome Execute(const Settings& settings, const Scenario& scenario, uint64_t see
 Scenario Make(std::string id, std::string title, std::function<void(Run&)> fault,
               int duplicates_per_event = 0, std::string policy = "block_key",
               WriterOptions writer = {}, std::vector<std::string> kafka = {}) {
-  return Scenario{std::move(id),
-                  std::move(title),
-                  std::move(fault),
-                  duplicates_per_event,
-                  std::move(policy),
-                  std::move(writer),
-                  std::move(kafka),
-                  "",
-                  false};
+  Scenario scenario;
+  scenario.id = std::move(id);
+  scenario.title = std::move(title);
+  scenario.fault = std::move(fault);
+  scenario.duplicates_per_event = duplicates_per_event;
+  scenario.policy = std::move(policy);
+  scenario.writer = writer;
+  scenario.kafka = std::move(kafka);
+  return scenario;
 }
 
 std::vector<Scenario> Scenarios() {
   using E = std::vector<rd_kafka_resp_err_t>;
   std::vector<Scenario> all;
   all.push_back(Make("F0", "no fault", [](Run& r) { r.Sleep(r.Window()); }));
+  all.back().max_healthy_delay_s = 5;
   all.push_back(Make(
       "F1", "relay kill -9 at random moments",
       [](Run& r) {
@@ -598,13 +638,65 @@ std::vector<Scenario> Scenarios() {
       kBatchSize));
   all.push_back(Make(
       "F13", "poison rows mixed in (dead_letter policy)", [](Run& r) { r.Sleep(r.Window()); }, 0,
-      "dead_letter", WriterOptions{40, 400, 25, 40000}));
+      "dead_letter", WriterOptions{.poison_every = 25}));
   all.push_back(Make("F14", "a long open transaction while others commit", [](Run& r) {
     r.Sleep(milliseconds(500));
     r.writer->HoldOpenTransaction(milliseconds(3000));
     r.healed_at = Clock::now();
     r.Sleep(r.Window() - milliseconds(3500));
   }));
+  {
+    // Issue 12's workload: many connections committing on the same (hot)
+    // keys, late commits, long transactions and rollbacks, while the relay
+    // works through a backlog with batches in flight; killed twice.
+    WriterOptions busy;
+    busy.connections = 8;
+    busy.rows_per_second = 800;
+    busy.keys = 200;
+    busy.hot_keys = 5;
+    Scenario f17 = Make(
+        "F17", "application writers (8 conns, hot keys) at a backlog's head",
+        [](Run& r) {
+          for (int i = 0; i < 2; ++i) {
+            r.Sleep(r.Window() / 3);
+            r.KillRelay();
+          }
+          r.healed_at = Clock::now();
+          r.Sleep(r.Window() / 3);
+        },
+        kMaxInFlightRows, "block_key", busy);
+    f17.backlog = 20000;
+    all.push_back(std::move(f17));
+    Scenario f17m = Make(
+        "F17m", "application writers, 2 relays catch up a backlog, SIGSTOP one",
+        [](Run& r) {
+          r.standby->Start();
+          r.Sleep(r.Window() / 3);
+          const std::string paused = r.InstanceOf(*r.standby);
+          const auto pause_at = Clock::now();
+          r.standby->Signal(SIGSTOP);
+          ++r.events;
+          r.TakeoverAfter(paused, pause_at, "SIGSTOP");
+          r.standby->Signal(SIGCONT);
+          r.healed_at = Clock::now();
+          r.Sleep(r.Window() / 2);
+        },
+        kMaxInFlightRows, "block_key", busy);
+    f17m.backlog = 20000;
+    all.push_back(std::move(f17m));
+  }
+  {
+    // Hostile rows among healthy ones: each is dead-lettered with its reason
+    // (or published, where documented), and healthy keys never wait on them.
+    WriterOptions hostile;
+    hostile.hostile_every = 10;
+    Scenario f18 = Make(
+        "F18", "hostile rows (every 10th) in a healthy stream", [](Run& r) { r.Sleep(r.Window()); },
+        0, "block_key", hostile);
+    f18.max_healthy_delay_s = 5;
+    f18.evidence = "row moved to the dead-letter table";
+    all.push_back(std::move(f18));
+  }
   all.push_back(Make("F15", "privileges revoked mid-run, then restored", [](Run& r) {
     r.Sleep(r.Window() / 3);
     r.GrantRelay(false);

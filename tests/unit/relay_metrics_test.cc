@@ -34,8 +34,14 @@ TEST(RelayMetrics, CountsPublishedMessagesByTopic) {
   EXPECT_TRUE(Contains(text, "outbox_relay_build_info{version=\"1.2.3\"} 1"));
 }
 
-TEST(RelayMetrics, BacklogAgesGrowBetweenReads) {
-  RelayMetrics metrics("x");
+// A steady clock that reads 2 s, as on a machine just booted, and moves
+// only when told.
+SteadyClock::duration fake_uptime = std::chrono::seconds(2);
+SteadyClock::time_point FakeNow() { return SteadyClock::time_point(fake_uptime); }
+
+TEST(RelayMetrics, BacklogAgesGrowBetweenReadsAlsoOnAMachineJustBooted) {
+  fake_uptime = std::chrono::seconds(2);
+  RelayMetrics metrics("x", &FakeNow);
   Backlog backlog;
   backlog.pending = 12345;
   backlog.oldest_pending_age_seconds = 90;
@@ -44,8 +50,13 @@ TEST(RelayMetrics, BacklogAgesGrowBetweenReads) {
 
   const std::string text = metrics.Scrape();
   EXPECT_TRUE(Contains(text, "outbox_relay_pending_messages 12345")) << text;
-  EXPECT_TRUE(Contains(text, "outbox_relay_oldest_pending_age_seconds 90"));
-  EXPECT_TRUE(Contains(text, "outbox_relay_oldest_open_transaction_age_seconds 600")) << text;
+  EXPECT_TRUE(Contains(text, "outbox_relay_oldest_pending_age_seconds 90\n")) << text;
+  EXPECT_TRUE(Contains(text, "outbox_relay_oldest_open_transaction_age_seconds 600\n")) << text;
+
+  fake_uptime += std::chrono::milliseconds(5500);
+  const std::string later = metrics.Scrape();
+  EXPECT_TRUE(Contains(later, "outbox_relay_oldest_pending_age_seconds 95.5\n")) << later;
+  EXPECT_TRUE(Contains(later, "outbox_relay_oldest_open_transaction_age_seconds 605.5\n"));
 
   metrics.OnBacklog(Backlog{});
   const std::string empty = metrics.Scrape();

@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "common/log.h"
+#include "common/text.h"
 
 namespace outbox {
 namespace {
@@ -220,7 +221,7 @@ void RelayLoop::DecideOutcomes(InFlightBatch& batch, std::vector<DeliveryOutcome
     if (outcome.kind == DeliveryKind::kDelivered) {
       if (row.key && undelivered_keys.count(*row.key) > 0) {
         LogWarn("a row was delivered after an earlier row of its key failed; order broken",
-                {{"id", std::to_string(row.id)}, {"key", *row.key}});
+                {{"id", std::to_string(row.id)}, {"key", Abbreviated(*row.key)}});
       }
       unsettled_.delivered.push_back(row.id);
       observer_.OnDelivered(row, outcome);
@@ -299,10 +300,10 @@ void RelayLoop::DeadLetterRow(const OutboxMessage& row, const std::string& reaso
   LogWarn(blocks_key ? "row moved to the dead-letter table; later rows of its key wait"
                      : "row moved to the dead-letter table",
           {{"id", std::to_string(row.id)},
-           {"topic", row.topic},
-           {"key", KeyOf(row)},
+           {"topic", Abbreviated(row.topic)},
+           {"key", Abbreviated(KeyOf(row))},
            {"reason", reason},
-           {"error", error}});
+           {"error", Abbreviated(error)}});
 }
 
 void RelayLoop::ScheduleRetry(const OutboxMessage& row, const DeliveryOutcome& outcome,

@@ -23,8 +23,9 @@ prometheus::Histogram::BucketBoundaries LatencyBuckets() {
 
 }  // namespace
 
-RelayMetrics::RelayMetrics(const std::string& version)
-    : registry_(std::make_shared<prometheus::Registry>()),
+RelayMetrics::RelayMetrics(const std::string& version, Now now)
+    : now_(now),
+      registry_(std::make_shared<prometheus::Registry>()),
       published_(prometheus::BuildCounter()
                      .Name("outbox_relay_messages_published_total")
                      .Help("Messages acknowledged by the broker (acks=all), by topic.")
@@ -196,16 +197,24 @@ void RelayMetrics::OnKafkaStats(int64_t queued_messages, int64_t queued_bytes, i
 }
 
 void RelayMetrics::OnBacklog(const Backlog& backlog) {
-  const auto now = SteadyClock::now();
-  auto since = [now](std::optional<double> age) -> int64_t {
-    if (!age) return 0;
-    const auto start = now - std::chrono::duration_cast<SteadyClock::duration>(
-                                 std::chrono::duration<double>(*age));
-    return std::max<int64_t>(ToNanos(start), 1);
+  const auto now = now_();
+  auto observed = [now](std::optional<double> age) -> std::optional<ObservedAge> {
+    if (!age) return std::nullopt;
+    return ObservedAge{*age, now};
   };
-  oldest_pending_since_ns_ = since(backlog.oldest_pending_age_seconds);
-  oldest_open_transaction_since_ns_ = since(backlog.oldest_open_transaction_age_seconds);
+  {
+    std::lock_guard lock(ages_mutex_);
+    oldest_pending_ = observed(backlog.oldest_pending_age_seconds);
+    oldest_open_transaction_ = observed(backlog.oldest_open_transaction_age_seconds);
+  }
   pending_.Set(static_cast<double>(backlog.pending));
+}
+
+double RelayMetrics::AgeNow(const std::optional<ObservedAge>& age,
+                            SteadyClock::time_point now) const {
+  if (!age) return 0;
+  return std::max(0.0,
+                  age->seconds + std::chrono::duration<double>(now - age->observed_at).count());
 }
 
 void RelayMetrics::OnDelivered(const OutboxMessage& message, const DeliveryOutcome& outcome) {
@@ -271,10 +280,12 @@ SteadyClock::time_point RelayMetrics::last_heartbeat() const {
 }
 
 std::string RelayMetrics::Scrape() {
-  const int64_t now = ToNanos(SteadyClock::now());
-  auto age = [now](int64_t since) { return since == 0 ? 0.0 : std::max(0.0, (now - since) / 1e9); };
-  oldest_pending_age_.Set(age(oldest_pending_since_ns_));
-  oldest_open_transaction_age_.Set(age(oldest_open_transaction_since_ns_));
+  const auto now = now_();
+  {
+    std::lock_guard lock(ages_mutex_);
+    oldest_pending_age_.Set(AgeNow(oldest_pending_, now));
+    oldest_open_transaction_age_.Set(AgeNow(oldest_open_transaction_, now));
+  }
   return prometheus::TextSerializer().Serialize(registry_->Collect());
 }
 

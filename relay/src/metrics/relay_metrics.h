@@ -12,6 +12,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <unordered_map>
 
@@ -23,7 +24,10 @@ namespace outbox {
 
 class RelayMetrics : public RelayObserver {
  public:
-  explicit RelayMetrics(const std::string& version);
+  // `now` reads the steady clock (injectable: tests run it from near zero,
+  // as on a machine just booted).
+  using Now = SteadyClock::time_point (*)();
+  explicit RelayMetrics(const std::string& version, Now now = &SteadyClock::now);
 
   void OnInFlight(size_t rows) override;
   void OnBatch(size_t rows, double seconds) override;
@@ -54,6 +58,7 @@ class RelayMetrics : public RelayObserver {
   bool kafka_ok() const { return kafka_ok_; }
 
  private:
+  Now now_;
   std::shared_ptr<prometheus::Registry> registry_;
   prometheus::Family<prometheus::Counter>& published_;
   prometheus::Family<prometheus::Counter>& publish_errors_;
@@ -82,10 +87,18 @@ class RelayMetrics : public RelayObserver {
   prometheus::Gauge& kafka_brokers_up_;
   prometheus::Family<prometheus::Gauge>& kafka_broker_rtt_;
 
-  // Steady-clock nanoseconds when the oldest pending row / open transaction
-  // began (as of the last backlog read); 0 = none.
-  std::atomic<int64_t> oldest_pending_since_ns_{0};
-  std::atomic<int64_t> oldest_open_transaction_since_ns_{0};
+  // An age as the database last reported it, and when (steady clock): it
+  // grows from there. Kept as an age, never as a start time on the steady
+  // clock, which may be younger than the row (a machine up for 2 s).
+  struct ObservedAge {
+    double seconds = 0;
+    SteadyClock::time_point observed_at{};
+  };
+  double AgeNow(const std::optional<ObservedAge>& age, SteadyClock::time_point now) const;
+
+  std::mutex ages_mutex_;
+  std::optional<ObservedAge> oldest_pending_;
+  std::optional<ObservedAge> oldest_open_transaction_;
   std::atomic<int64_t> heartbeat_ns_{0};
   std::atomic<bool> postgres_ok_{false};
   std::atomic<bool> kafka_ok_{true};  // until a batch says otherwise

@@ -3,14 +3,15 @@
 #include <algorithm>
 #include <chrono>
 #include <map>
-#include <nlohmann/json.hpp>
 #include <pqxx/pqxx>
 #include <set>
 
 #include "common/log.h"
+#include "common/text.h"
 #include "outbox/enqueued_at_sql.h"
 #include "outbox/notify_channel.h"
 #include "outbox/pg_errors.h"
+#include "outbox/row_headers.h"
 #include "outbox/session_settings.h"
 #include "outbox/sql_text.h"
 
@@ -152,23 +153,10 @@ std::string Fenced(const std::string& sql, int first) {
   return ReplaceAll(ReplaceAll(sql, "@FENCE@", fence), "@FENCED@", fenced);
 }
 
-// Parses the `headers` column; returns a defect description or "".
-std::string ParseHeaders(const std::string& text,
-                         std::vector<std::pair<std::string, std::string>>* headers) {
-  const nlohmann::json parsed = nlohmann::json::parse(text, nullptr, false);
-  if (!parsed.is_object()) {
-    return "headers must be a JSON object of string values (got a " +
-           std::string(parsed.type_name()) + ")";
-  }
-  for (const auto& [name, value] : parsed.items()) {
-    if (!value.is_string()) {
-      return "headers must be a JSON object of string values (\"" + name + "\" is a " +
-             value.type_name() + ")";
-    }
-    headers->emplace_back(name, value.get<std::string>());
-  }
-  return "";
-}
+// An error text as stored with a row: bounded and valid UTF-8, so that no
+// message (a broker's, or one quoting a row's value) can make the write-back
+// fail, which would stop every key.
+std::string StoredError(const std::string& error) { return SafeText(error, 4096); }
 
 template <typename T, typename Field>
 std::string Column(const std::vector<T>& rows, Field field) {
@@ -327,8 +315,10 @@ Result<std::vector<OutboxMessage>> PgOutboxStore::ReadBatch(const ReadRequest& r
       if (!row[2].is_null()) m.key = row[2].as<std::string>();
       if (!row[3].is_null()) m.payload = pqxx::binarystring(row[3]).str();
       if (!row[4].is_null()) {
-        m.defect = ParseHeaders(row[4].as<std::string>(), &m.headers);
-        if (!m.defect.empty()) m.defect_reason = "invalid_headers";
+        if (auto defect = ParseRowHeaders(row[4].as<std::string>(), &m.headers)) {
+          m.defect_reason = std::move(defect->reason);
+          m.defect = std::move(defect->detail);
+        }
       }
       m.age_at_read_seconds = row[5].as<double>();
       m.attempts = row[6].as<int>();
@@ -431,19 +421,20 @@ Status PgOutboxStore::Settle(const Settlement& settlement) {
       }
       const auto& dead = settlement.dead_letters;
       if (!dead.empty()) {
-        tx.exec_prepared("dead_letter",
-                         Column(dead, [](const DeadLetter& d) { return std::to_string(d.id); }),
-                         Column(dead, [](const DeadLetter& d) { return QuotedElement(d.reason); }),
-                         Column(dead, [](const DeadLetter& d) { return QuotedElement(d.error); }),
-                         Column(dead, [](const DeadLetter& d) { return d.blocks_key ? "t" : "f"; }),
-                         shards, epochs, owner, held.shard_count);
+        tx.exec_prepared(
+            "dead_letter", Column(dead, [](const DeadLetter& d) { return std::to_string(d.id); }),
+            Column(dead, [](const DeadLetter& d) { return QuotedElement(d.reason); }),
+            Column(dead, [](const DeadLetter& d) { return QuotedElement(StoredError(d.error)); }),
+            Column(dead, [](const DeadLetter& d) { return d.blocks_key ? "t" : "f"; }), shards,
+            epochs, owner, held.shard_count);
       }
       const auto& retries = settlement.retries;
       if (!retries.empty()) {
         tx.exec_prepared(
             "retry_later",
             Column(retries, [](const RetryLater& r) { return std::to_string(r.id); }),
-            Column(retries, [](const RetryLater& r) { return QuotedElement(r.error); }),
+            Column(retries,
+                   [](const RetryLater& r) { return QuotedElement(StoredError(r.error)); }),
             Column(retries, [](const RetryLater& r) { return std::to_string(r.delay.count()); }),
             shards, epochs, owner, held.shard_count);
       }

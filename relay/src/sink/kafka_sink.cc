@@ -9,6 +9,7 @@
 #include <string>
 
 #include "common/log.h"
+#include "common/text.h"
 #include "sink/kafka_conf.h"
 #include "sink/kafka_errors.h"
 
@@ -74,9 +75,9 @@ void KafkaSink::Disconnect() {
 
 std::optional<Rejection> KafkaSink::Precheck(const OutboxMessage& m) const {
   if (!IsValidTopicName(m.topic)) {
-    return Rejection{
-        "invalid_topic",
-        "topic \"" + m.topic + "\" is not a valid Kafka topic name (1-249 of a-z A-Z 0-9 . _ -)"};
+    return Rejection{"invalid_topic",
+                     "topic \"" + Abbreviated(m.topic) +
+                         "\" is not a valid Kafka topic name (1-249 of a-z A-Z 0-9 . _ -)"};
   }
   // The same sum librdkafka checks (key + value + headers), ignoring the
   // record overhead, so a row librdkafka would refuse never reaches it.
