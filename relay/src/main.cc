@@ -79,7 +79,8 @@ int main(int argc, char** argv) {
   if (!older_than.empty()) {
     request.filter.older_than = outbox::ParseDuration(older_than);
     if (!request.filter.older_than) {
-      std::cerr << "--older-than: expected a duration such as 90s, 15m, 2h or 7d (got \""
+      std::cerr << "--older-than: expected a duration such as 90s, 15m, 2h or 7d, at most 100 "
+                   "years (got \""
                 << older_than << "\")\n";
       return outbox::kExitUsage;
     }

@@ -226,6 +226,17 @@ kafka: { bootstrap_servers: "b:1", topics: orders, durability_check: maybe }
                 "\"maybe\")"}));
 }
 
+// Cross-field checks once ran as each key was read: written first, the
+// dependent key was checked against the other's default.
+TEST(ConfigLoader, ChecksRelatedKeysWhateverTheirOrderInTheFile) {
+  for (const std::string relay : {"relay: { max_in_flight_rows: 100, batch_size: 500 }\n",
+                                  "relay: { backoff_max_ms: 100, backoff_initial_ms: 500 }\n"}) {
+    const LoadedConfig loaded = Load(std::string(kMinimal) + relay);
+    ASSERT_EQ(loaded.problems.size(), 1u) << relay;
+    EXPECT_NE(loaded.problems[0].problem.find("must not be below"), std::string::npos) << relay;
+  }
+}
+
 TEST(ConfigLoader, RejectsBackoffCapBelowInitial) {
   const LoadedConfig loaded =
       Load(std::string(kMinimal) + "relay: { backoff_initial_ms: 500, backoff_max_ms: 100 }\n");

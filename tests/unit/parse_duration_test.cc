@@ -23,5 +23,13 @@ TEST(ParseDuration, RejectsAnythingElse) {
   EXPECT_EQ(ParseDuration("5 m"), std::nullopt);
 }
 
+// A product that overflowed once read as a negative age: "purge everything".
+TEST(ParseDuration, RejectsDurationsPastAHundredYearsInsteadOfOverflowing) {
+  EXPECT_EQ(ParseDuration("1152921504606846975h"), std::nullopt);
+  EXPECT_EQ(ParseDuration("9223372036854775807s"), std::nullopt);
+  EXPECT_EQ(ParseDuration("99999999999999d"), std::nullopt);
+  EXPECT_EQ(ParseDuration("36500d"), seconds(36500LL * 86400));
+}
+
 }  // namespace
 }  // namespace outbox

@@ -7,6 +7,7 @@
 
 #include "app.h"
 #include "common/shard_list.h"
+#include "common/text.h"
 #include "outbox/network_timeouts.h"
 
 namespace outbox {
@@ -28,6 +29,7 @@ int Fail(const outbox::Status& status) {
 }
 
 bool IsPrintable(const std::string& bytes) {
+  if (!IsUtf8(bytes)) return false;
   for (unsigned char c : bytes) {
     if (c < 0x20 && c != '\n' && c != '\t' && c != '\r') return false;
     if (c == 0x7f) return false;
@@ -153,11 +155,22 @@ std::optional<std::chrono::seconds> ParseDuration(std::string_view text) {
   const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
   if (ec != std::errc() || value < 0) return std::nullopt;
   const std::string_view unit(end, text.data() + text.size() - end);
-  if (unit.empty() || unit == "s") return std::chrono::seconds(value);
-  if (unit == "m") return std::chrono::minutes(value);
-  if (unit == "h") return std::chrono::hours(value);
-  if (unit == "d") return std::chrono::hours(24 * value);
-  return std::nullopt;
+  int64_t unit_seconds;
+  if (unit.empty() || unit == "s") {
+    unit_seconds = 1;
+  } else if (unit == "m") {
+    unit_seconds = 60;
+  } else if (unit == "h") {
+    unit_seconds = 3600;
+  } else if (unit == "d") {
+    unit_seconds = 86400;
+  } else {
+    return std::nullopt;
+  }
+  // Past this the product could overflow (a huge --older-than once wrapped
+  // around to "everything"); no outbox keeps rows this long.
+  if (value > kLongestDuration.count() / unit_seconds) return std::nullopt;
+  return std::chrono::seconds(value * unit_seconds);
 }
 
 int StatusCommand(const std::string& config_path, bool as_json) {
@@ -186,7 +199,7 @@ int StatusCommand(const std::string& config_path, bool as_json) {
         {"instances", Instances(s)},
         {"shards", s.shard_count},
         {"unowned_shards", s.unowned_shards}};
-    std::cout << out.dump(2) << '\n';
+    std::cout << out.dump(2, ' ', false, json::error_handler_t::replace) << '\n';
     return kExitOk;
   }
   const Backlog& b = s.backlog;
@@ -235,7 +248,7 @@ int DeadLettersCommand(const std::string& config_path, const DeadLettersRequest&
       if (request.json) {
         json out = json::array();
         for (const DeadLetterRow& d : *rows) out.push_back(ToJson(d));
-        std::cout << out.dump(2) << '\n';
+        std::cout << out.dump(2, ' ', false, json::error_handler_t::replace) << '\n';
       } else {
         PrintTable(*rows);
       }
@@ -249,7 +262,7 @@ int DeadLettersCommand(const std::string& config_path, const DeadLettersRequest&
         return kExitFailure;
       }
       if (request.json) {
-        std::cout << ToJson(**row).dump(2) << '\n';
+        std::cout << ToJson(**row).dump(2, ' ', false, json::error_handler_t::replace) << '\n';
       } else {
         PrintDetail(**row);
       }

@@ -12,6 +12,8 @@
 namespace outbox {
 
 // "90s", "15m", "2h", "7d" (a bare number is seconds); nullopt if malformed.
+// The longest duration ParseDuration accepts (100 years).
+inline constexpr std::chrono::seconds kLongestDuration{int64_t{100} * 365 * 86400};
 std::optional<std::chrono::seconds> ParseDuration(std::string_view text);
 
 int StatusCommand(const std::string& config_path, bool json);

@@ -33,6 +33,15 @@ size_t SequenceLength(std::string_view text, size_t at) {
 
 }  // namespace
 
+bool IsUtf8(std::string_view text) {
+  for (size_t at = 0; at < text.size();) {
+    const size_t length = SequenceLength(text, at);
+    if (length == 0) return false;
+    at += length;
+  }
+  return true;
+}
+
 std::string SafeText(std::string_view text, size_t max_bytes) {
   constexpr std::string_view kReplacement = "\xef\xbf\xbd";
   std::string out;

@@ -15,6 +15,9 @@ namespace outbox {
 // when it was cut.
 std::string SafeText(std::string_view text, size_t max_bytes);
 
+// Whether `text` is valid UTF-8 throughout.
+bool IsUtf8(std::string_view text);
+
 // For naming a value in a message: SafeText with a short bound.
 inline std::string Abbreviated(std::string_view text) { return SafeText(text, 80); }
 

@@ -297,65 +297,68 @@ void ReadConfig(const YAML::Node& root, Reader& reader, Config* config,
            }},
           {"relay",
            [&](const YAML::Node& n, const std::string& p) {
-             reader.Section(
-                 n, p,
-                 {{"batch_size",
-                   [&](const YAML::Node& v, const std::string& k) {
-                     reader.Int(v, k, 1, 10000, &relay.batch_size);
-                   }},
-                  {"max_in_flight_rows",
-                   [&](const YAML::Node& v, const std::string& k) {
-                     reader.Int(v, k, 1, 1000000, &relay.max_in_flight_rows);
-                     if (relay.max_in_flight_rows < relay.batch_size) {
-                       reader.Problem(v, k,
-                                      "must not be below relay.batch_size (" +
-                                          std::to_string(relay.batch_size) + ")");
-                     }
-                   }},
-                  {"max_in_flight_bytes",
-                   [&](const YAML::Node& v, const std::string& k) {
-                     reader.Int(v, k, 1024, 1 << 30, &relay.max_in_flight_bytes);
-                   }},
-                  {"poll_interval_ms",
-                   [&](const YAML::Node& v, const std::string& k) {
-                     reader.Int(v, k, 1, 60000, &relay.poll_interval_ms);
-                   }},
-                  {"lease_ttl_ms",
-                   [&](const YAML::Node& v, const std::string& k) {
-                     reader.Int(v, k, 500, 600000, &relay.lease_ttl_ms);
-                   }},
-                  {"drain_timeout_ms",
-                   [&](const YAML::Node& v, const std::string& k) {
-                     reader.Int(v, k, 0, 600000, &relay.drain_timeout_ms);
-                   }},
-                  {"backoff_initial_ms",
-                   [&](const YAML::Node& v, const std::string& k) {
-                     reader.Int(v, k, 1, 60000, &relay.backoff_initial_ms);
-                   }},
-                  {"max_attempts",
-                   [&](const YAML::Node& v, const std::string& k) {
-                     reader.Int(v, k, 0, 1000000, &relay.max_attempts);
-                   }},
-                  {"on_undeliverable",
-                   [&](const YAML::Node& v, const std::string& k) {
-                     std::string policy;
-                     reader.String(v, k, &policy);
-                     if (policy.empty()) return;
-                     if (policy != "block_key" && policy != "dead_letter") {
-                       reader.Problem(v, k,
+             reader.Section(n, p,
+                            {{"batch_size",
+                              [&](const YAML::Node& v, const std::string& k) {
+                                reader.Int(v, k, 1, 10000, &relay.batch_size);
+                              }},
+                             {"max_in_flight_rows",
+                              [&](const YAML::Node& v, const std::string& k) {
+                                reader.Int(v, k, 1, 1000000, &relay.max_in_flight_rows);
+                              }},
+                             {"max_in_flight_bytes",
+                              [&](const YAML::Node& v, const std::string& k) {
+                                reader.Int(v, k, 1024, 1 << 30, &relay.max_in_flight_bytes);
+                              }},
+                             {"poll_interval_ms",
+                              [&](const YAML::Node& v, const std::string& k) {
+                                reader.Int(v, k, 1, 60000, &relay.poll_interval_ms);
+                              }},
+                             {"lease_ttl_ms",
+                              [&](const YAML::Node& v, const std::string& k) {
+                                reader.Int(v, k, 500, 600000, &relay.lease_ttl_ms);
+                              }},
+                             {"drain_timeout_ms",
+                              [&](const YAML::Node& v, const std::string& k) {
+                                reader.Int(v, k, 0, 600000, &relay.drain_timeout_ms);
+                              }},
+                             {"backoff_initial_ms",
+                              [&](const YAML::Node& v, const std::string& k) {
+                                reader.Int(v, k, 1, 60000, &relay.backoff_initial_ms);
+                              }},
+                             {"max_attempts",
+                              [&](const YAML::Node& v, const std::string& k) {
+                                reader.Int(v, k, 0, 1000000, &relay.max_attempts);
+                              }},
+                             {"on_undeliverable",
+                              [&](const YAML::Node& v, const std::string& k) {
+                                std::string policy;
+                                reader.String(v, k, &policy);
+                                if (policy.empty()) return;
+                                if (policy != "block_key" && policy != "dead_letter") {
+                                  reader.Problem(
+                                      v, k,
                                       "must be block_key or dead_letter (got \"" + policy + "\")");
-                       return;
-                     }
-                     relay.on_undeliverable = policy;
-                   }},
-                  {"backoff_max_ms", [&](const YAML::Node& v, const std::string& k) {
-                     reader.Int(v, k, 1, 600000, &relay.backoff_max_ms);
-                     if (relay.backoff_max_ms < relay.backoff_initial_ms) {
-                       reader.Problem(v, k,
-                                      "must not be below relay.backoff_initial_ms (" +
-                                          std::to_string(relay.backoff_initial_ms) + ")");
-                     }
-                   }}});
+                                  return;
+                                }
+                                relay.on_undeliverable = policy;
+                              }},
+                             {"backoff_max_ms", [&](const YAML::Node& v, const std::string& k) {
+                                reader.Int(v, k, 1, 600000, &relay.backoff_max_ms);
+                              }}});
+             // Cross-field checks once the whole section is read, so the
+             // order of the keys in the file does not matter.
+             if (!n.IsMap()) return;
+             if (n["max_in_flight_rows"] && relay.max_in_flight_rows < relay.batch_size) {
+               reader.Problem(
+                   n["max_in_flight_rows"], p + ".max_in_flight_rows",
+                   "must not be below relay.batch_size (" + std::to_string(relay.batch_size) + ")");
+             }
+             if (n["backoff_max_ms"] && relay.backoff_max_ms < relay.backoff_initial_ms) {
+               reader.Problem(n["backoff_max_ms"], p + ".backoff_max_ms",
+                              "must not be below relay.backoff_initial_ms (" +
+                                  std::to_string(relay.backoff_initial_ms) + ")");
+             }
            }},
           {"metrics",
            [&](const YAML::Node& n, const std::string& p) {
