@@ -9,6 +9,7 @@
 #include <tuple>
 
 #include "common/log.h"
+#include "common/secrets.h"
 #include "common/stop_signal.h"
 #include "common/stop_signals.h"
 #include "config/loader.h"
@@ -17,6 +18,7 @@
 #include "metrics/backlog_poller.h"
 #include "metrics/http_endpoints.h"
 #include "metrics/relay_metrics.h"
+#include "outbox/conninfo.h"
 #include "outbox/migrator.h"
 #include "outbox/network_timeouts.h"
 #include "outbox/pg_backlog_source.h"
@@ -26,6 +28,25 @@
 #include "version.h"
 
 namespace outbox {
+
+namespace {
+
+// Every secret the config brings, so that no log line or error message can
+// repeat one (common/secrets.h).
+void RegisterSecrets(const Config& config) {
+  for (std::string& secret : ConninfoSecrets(config.postgres.dsn)) {
+    RegisterSecret(std::move(secret));
+  }
+  RegisterSecret(config.postgres.password);
+  if (const char* env = std::getenv("PGPASSWORD")) RegisterSecret(env);
+  for (const KafkaProperty& p : config.kafka.properties) {
+    if (IsSecretKafkaProperty(p.name) || config.kafka.secret_files.count(p.name) > 0) {
+      RegisterSecret(p.value);
+    }
+  }
+}
+
+}  // namespace
 
 std::optional<Config> LoadValidConfig(const std::string& path) {
   LoadedConfig loaded = LoadConfigFile(path, &LookupProcessEnv);
@@ -42,10 +63,20 @@ std::optional<Config> LoadValidConfig(const std::string& path) {
       problems.push_back({kafka.properties_mark, "kafka.properties", p.problem});
     }
   }
+  // libpq judges the DSN, without the message repeating any of it.
+  const PostgresConfig& postgres = loaded.config.postgres;
+  if (!postgres.dsn.empty()) {
+    if (std::optional<std::string> problem = ConninfoProblem(postgres.dsn)) {
+      problems.push_back({postgres.dsn_mark, "postgres.dsn", *problem});
+    }
+  }
   std::sort(problems.begin(), problems.end(), [](const auto& a, const auto& b) {
     return std::tie(a.mark.line, a.mark.column) < std::tie(b.mark.line, b.mark.column);
   });
-  if (problems.empty()) return std::move(loaded.config);
+  if (problems.empty()) {
+    RegisterSecrets(loaded.config);
+    return std::move(loaded.config);
+  }
   for (const ConfigProblem& problem : problems) {
     std::cerr << FormatConfigProblem(path, problem) << '\n';
   }
@@ -210,7 +241,7 @@ int RunCommand(const std::string& config_path) {
   PgOutboxStore store(dsn, leases, [&metrics](const LeaseReport& r) { metrics.OnLeases(r); });
   RelayLoop loop(store, **sink, stop, metrics, options);
   LogInfo("relay started", {{"version", OUTBOX_RELAY_VERSION},
-                            {"postgres", RedactDsn(config->postgres.dsn)},
+                            {"postgres", RedactedConninfo(config->postgres.dsn)},
                             {"kafka", config->kafka.bootstrap_servers},
                             {"batch_size", std::to_string(options.batch_size)}});
   const Status result = loop.Run();
@@ -225,7 +256,7 @@ int RunCommand(const std::string& config_path) {
 int CheckConfigCommand(const std::string& config_path) {
   std::optional<Config> config = LoadValidConfig(config_path);
   if (!config) return kExitBadConfig;
-  std::cout << RenderRedactedConfig(*config);
+  std::cout << RenderRedactedConfig(*config, RedactedConninfo(config->postgres.dsn));
   return kExitOk;
 }
 

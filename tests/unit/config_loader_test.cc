@@ -327,7 +327,8 @@ TEST(ConfigLoader, ExampleConfigNamesEveryKeyCheckConfigPrints) {
     }
     return out;
   };
-  EXPECT_EQ(keys(YAML::LoadFile(path)), keys(YAML::Load(RenderRedactedConfig(loaded.config))));
+  EXPECT_EQ(keys(YAML::LoadFile(path)),
+            keys(YAML::Load(RenderRedactedConfig(loaded.config, "(dsn)"))));
 }
 
 TEST(ConfigLoader, RefusesAnInFlightWindowSmallerThanABatch) {
@@ -371,7 +372,7 @@ TEST(ConfigSecrets, ReadsThePostgresPasswordFromAFileAndNeverPrintsIt) {
            " }\nkafka: { bootstrap_servers: \"b:1\" }\n");
   ASSERT_TRUE(loaded.problems.empty()) << Messages(loaded).front();
   EXPECT_EQ(loaded.config.postgres.password, "s3cr3t-pw");  // the newline is not part of it
-  const std::string rendered = RenderRedactedConfig(loaded.config);
+  const std::string rendered = RenderRedactedConfig(loaded.config, "(dsn)");
   EXPECT_NE(rendered.find("password_file: " + secret.path()), std::string::npos) << rendered;
   EXPECT_EQ(rendered.find("s3cr3t"), std::string::npos) << rendered;
 }
@@ -387,7 +388,7 @@ TEST(ConfigSecrets, ReadsKafkaSecretsFromFilesAndShowsOnlyWhereTheyComeFrom) {
   ASSERT_EQ(properties.size(), 2u);
   EXPECT_EQ(properties[1].name, "sasl.password");
   EXPECT_EQ(properties[1].value, "kafka-pw");
-  const std::string rendered = RenderRedactedConfig(loaded.config);
+  const std::string rendered = RenderRedactedConfig(loaded.config, "(dsn)");
   EXPECT_NE(rendered.find("sasl.password: " + secret.path()), std::string::npos) << rendered;
   EXPECT_EQ(rendered.find("kafka-pw"), std::string::npos) << rendered;
 }

@@ -37,9 +37,13 @@ TEST(EnvSubst, ReportsProblems) {
   EXPECT_EQ(Subst("${MISSING}"),
             "ERROR: environment variable MISSING is not set (use ${MISSING:-default} "
             "to give a default)");
-  EXPECT_EQ(Subst("${HOST"), "ERROR: unterminated ${ in \"${HOST\"");
-  EXPECT_EQ(Subst("${1BAD}"), "ERROR: bad environment variable name \"1BAD\"");
-  EXPECT_EQ(Subst("${}"), "ERROR: bad environment variable name \"\"");
+  // Never the value itself: it may be a DSN with a password.
+  EXPECT_EQ(Subst("postgresql://u:s3cret@db/${HOST"),
+            "ERROR: unterminated ${ at character 26 of the value");
+  EXPECT_EQ(Subst("${1BAD}"),
+            "ERROR: bad environment variable name at character 3 of the value (letters, digits "
+            "and _, not starting with a digit)");
+  EXPECT_EQ(Subst("x${}").find("ERROR: bad environment variable name at character 4"), 0u);
 }
 
 }  // namespace

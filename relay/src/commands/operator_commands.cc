@@ -6,6 +6,7 @@
 #include <nlohmann/json.hpp>
 
 #include "app.h"
+#include "common/secrets.h"
 #include "common/shard_list.h"
 #include "common/text.h"
 #include "outbox/network_timeouts.h"
@@ -23,8 +24,8 @@ std::optional<OutboxAdmin> AdminFor(const std::string& config_path) {
 }
 
 int Fail(const outbox::Status& status) {
-  std::cerr << "outbox-relay: " << StatusCodeName(status.code()) << ": " << status.message()
-            << '\n';
+  std::cerr << "outbox-relay: " << StatusCodeName(status.code()) << ": "
+            << ScrubSecrets(status.message()) << '\n';
   return kExitFailure;
 }
 

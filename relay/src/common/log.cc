@@ -6,6 +6,8 @@
 #include <ctime>
 #include <mutex>
 
+#include "common/secrets.h"
+
 namespace outbox {
 namespace {
 
@@ -152,8 +154,8 @@ std::string FormatLogLine(LogFormat format, std::string_view timestamp, LogLevel
 
 void Log(LogLevel level, std::string_view message, std::initializer_list<LogField> fields) {
   if (!LogEnabled(level)) return;
-  std::string line =
-      FormatLogLine(static_cast<LogFormat>(g_format.load()), NowUtc(), level, message, fields);
+  std::string line = ScrubSecrets(
+      FormatLogLine(static_cast<LogFormat>(g_format.load()), NowUtc(), level, message, fields));
   line.push_back('\n');
   std::lock_guard lock(g_write_mutex);
   std::fwrite(line.data(), 1, line.size(), stderr);

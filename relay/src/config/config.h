@@ -19,6 +19,7 @@ struct PostgresConfig {
   // libpq connection string or URI (required). PG* environment variables
   // fill in whatever it leaves out, as with psql.
   std::string dsn;
+  SourceMark dsn_mark;
   // A file holding the password (e.g. a mounted Kubernetes or Docker
   // secret); one trailing newline is ignored. Used when the DSN has none.
   std::string password_file;

@@ -46,14 +46,17 @@ Result<std::string> SubstituteEnv(std::string_view text, const EnvLookup& env) {
     }
     const size_t close = text.find('}', i + 2);
     if (close == std::string_view::npos) {
+      // The value is not quoted: it may be a DSN with a password in it.
       return Status(StatusCode::kInvalidArgument,
-                    "unterminated ${ in \"" + std::string(text) + "\"");
+                    "unterminated ${ at character " + std::to_string(i + 1) + " of the value");
     }
     const std::string_view inner = text.substr(i + 2, close - i - 2);
     const size_t sep = inner.find(":-");
     const std::string name(inner.substr(0, sep));
     if (!IsValidName(name)) {
-      return Status(StatusCode::kInvalidArgument, "bad environment variable name \"" + name + "\"");
+      return Status(StatusCode::kInvalidArgument,
+                    "bad environment variable name at character " + std::to_string(i + 3) +
+                        " of the value (letters, digits and _, not starting with a digit)");
     }
     std::optional<std::string> value = env(name);
     if (sep != std::string_view::npos && (!value || value->empty())) {

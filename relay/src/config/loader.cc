@@ -245,6 +245,7 @@ void ReadConfig(const YAML::Node& root, Reader& reader, Config* config,
                  {{"dsn",
                    [&](const YAML::Node& v, const std::string& k) {
                      dsn_seen = true;
+                     pg.dsn_mark = MarkOf(v.Mark());
                      reader.RequiredString(v, k, &pg.dsn);
                    }},
                   {"password_file", [&](const YAML::Node& v, const std::string& k) {

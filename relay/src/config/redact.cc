@@ -2,33 +2,18 @@
 
 #include <yaml-cpp/yaml.h>
 
-#include <regex>
-
 namespace outbox {
-
-std::string RedactDsn(const std::string& dsn) {
-  // URI form: scheme://user:password@host...
-  static const std::regex kUriPassword(R"(^([a-z]+://[^:/@]*):[^@]*@)", std::regex::icase);
-  // Keyword form: password=secret or password='with spaces'
-  static const std::regex kKeywordPassword(R"((^|\s)password\s*=\s*('([^'\\]|\\.)*'|\S+))",
-                                           std::regex::icase);
-  // URI query form: ?password=secret
-  static const std::regex kQueryPassword(R"(([?&]password=)[^&]*)", std::regex::icase);
-  std::string out = std::regex_replace(dsn, kUriPassword, "$1:***@");
-  out = std::regex_replace(out, kKeywordPassword, "$1password=***");
-  return std::regex_replace(out, kQueryPassword, "$1***");
-}
 
 bool IsSecretKafkaProperty(const std::string& name) {
   return name.find("password") != std::string::npos || name.find("secret") != std::string::npos ||
          name == "sasl.oauthbearer.config" || name == "ssl.key.pem";
 }
 
-std::string RenderRedactedConfig(const Config& config) {
+std::string RenderRedactedConfig(const Config& config, const std::string& shown_dsn) {
   YAML::Emitter out;
   out << YAML::BeginMap;
   out << YAML::Key << "postgres" << YAML::Value << YAML::BeginMap;
-  out << YAML::Key << "dsn" << YAML::Value << RedactDsn(config.postgres.dsn);
+  out << YAML::Key << "dsn" << YAML::Value << shown_dsn;
   out << YAML::Key << "password_file" << YAML::Value << config.postgres.password_file;
   out << YAML::EndMap;
 

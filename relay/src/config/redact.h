@@ -7,13 +7,11 @@
 
 namespace outbox {
 
-// Replaces the password in a libpq URI or key=value connection string.
-std::string RedactDsn(const std::string& dsn);
-
 // True for librdkafka properties that hold secrets (passwords, keys).
 bool IsSecretKafkaProperty(const std::string& name);
 
-// The config as YAML, secrets shown as "***".
-std::string RenderRedactedConfig(const Config& config);
+// The config as YAML, secrets shown as "***"; the DSN as `shown_dsn` (its
+// redaction needs libpq's parser: outbox/conninfo.h).
+std::string RenderRedactedConfig(const Config& config, const std::string& shown_dsn);
 
 }  // namespace outbox
