@@ -1,5 +1,5 @@
-// /metrics, /healthz and /readyz on one listener (cpp-httplib), served from
-// its own thread.
+// /metrics, /healthz and /readyz on one listener, served from its own
+// thread by an HttpServer that slow or idle clients cannot starve.
 #pragma once
 
 #include <chrono>
@@ -8,11 +8,8 @@
 #include <thread>
 
 #include "common/status.h"
+#include "metrics/http_server.h"
 #include "metrics/relay_metrics.h"
-
-namespace httplib {
-class Server;
-}
 
 namespace outbox {
 
@@ -25,14 +22,12 @@ class HttpEndpoints {
                                                       std::chrono::milliseconds wedged_after);
   ~HttpEndpoints();
 
-  int port() const { return port_; }
+  int port() const { return server_->port(); }
 
  private:
-  HttpEndpoints() = default;
+  explicit HttpEndpoints(std::unique_ptr<HttpServer> server) : server_(std::move(server)) {}
 
-  std::unique_ptr<httplib::Server> server_;
-  std::thread thread_;
-  int port_ = 0;
+  std::unique_ptr<HttpServer> server_;
 };
 
 }  // namespace outbox

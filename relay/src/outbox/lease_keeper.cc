@@ -13,6 +13,7 @@
 #include "outbox/pg_errors.h"
 #include "outbox/session_settings.h"
 #include "outbox/sql_text.h"
+#include "outbox/statements.h"
 
 namespace outbox {
 namespace {
@@ -87,8 +88,9 @@ std::string GeneratedInstanceId(const std::string& host) {
 }  // namespace
 
 struct LeaseKeeper::Session {
-  explicit Session(const std::string& dsn) : pq(dsn) {}
+  explicit Session(const std::string& dsn) : pq(dsn), statements(pq, BehindPooler(pq)) {}
   pqxx::connection pq;
+  Statements statements;
 };
 
 LeaseKeeper::LeaseKeeper(std::string dsn, LeaseOptions options, ReportCallback on_report)
@@ -199,22 +201,27 @@ void LeaseKeeper::Round(bool leaving) {
   try {
     if (!session_) {
       session_ = std::make_unique<Session>(dsn_);
-      // A round must end well before the leases it renews run out.
-      pqxx::nontransaction(session_->pq)
-          .exec(std::string(kSessionSettingsSql) +
-                "; SET statement_timeout = " + std::to_string(options_.ttl.count() / 2));
-      session_->pq.prepare("register", kRegisterSql);
-      session_->pq.prepare("live", kLiveSql);
-      session_->pq.prepare("legacy_publisher", kLegacyPublisherSql);
-      session_->pq.prepare("renew", kRenewSql);
-      session_->pq.prepare("release", kReleaseSql);
-      session_->pq.prepare("claim", kClaimSql);
+      Statements& statements = session_->statements;
+      // A round must end well before the leases it renews run out. (Behind
+      // a pooler, no session state: see outbox/statements.h.)
+      if (!statements.pooled()) {
+        pqxx::nontransaction(session_->pq)
+            .exec(std::string(kSessionSettingsSql) +
+                  "; SET statement_timeout = " + std::to_string(options_.ttl.count() / 2));
+      }
+      statements.Add("register", kRegisterSql);
+      statements.Add("live", kLiveSql);
+      statements.Add("legacy_publisher", kLegacyPublisherSql);
+      statements.Add("renew", kRenewSql);
+      statements.Add("release", kReleaseSql);
+      statements.Add("claim", kClaimSql);
     }
+    const Statements& statements = session_->statements;
     pqxx::nontransaction tx(session_->pq);
     auto release = [&](const std::vector<int>& shards) {
       std::vector<int64_t> epochs;
       for (int shard : shards) epochs.push_back(held.at(shard));
-      tx.exec_prepared("release", me, NumberArray(shards), NumberArray(epochs));
+      statements.Exec(tx, "release", me, NumberArray(shards), NumberArray(epochs));
       for (int shard : shards) {
         held.erase(shard);
         draining.erase(shard);
@@ -227,14 +234,14 @@ void LeaseKeeper::Round(bool leaving) {
       if (!all.empty()) release(all);
       tx.exec_params(kLeaveSql, me);
     } else {
-      tx.exec_prepared("register", me, host_, static_cast<int>(getpid()), ttl_ms);
+      statements.Exec(tx, "register", me, host_, static_cast<int>(getpid()), ttl_ms);
       std::vector<std::string> live;
       int shard_count = 0;
-      for (const pqxx::row& row : tx.exec_prepared("live")) {
+      for (const pqxx::row& row : statements.Exec(tx, "live")) {
         live.push_back(row[0].as<std::string>());
         shard_count = row[1].as<int>();
       }
-      const bool legacy = tx.exec_prepared1("legacy_publisher")[0].as<bool>();
+      const bool legacy = statements.Exec1(tx, "legacy_publisher")[0].as<bool>();
       if (legacy != legacy_publisher_) {
         if (legacy) {
           LogWarn(
@@ -248,8 +255,8 @@ void LeaseKeeper::Round(bool leaving) {
       if (!held.empty()) {
         const HeldLeases before = ToHeld(held);
         std::set<int> renewed;
-        for (const pqxx::row& row : tx.exec_prepared(
-                 "renew", me, ttl_ms, NumberArray(before.shards), NumberArray(before.epochs))) {
+        for (const pqxx::row& row : statements.Exec(
+                 tx, "renew", me, ttl_ms, NumberArray(before.shards), NumberArray(before.epochs))) {
           renewed.insert(row[0].as<int>());
         }
         for (const int shard : before.shards) {
@@ -276,7 +283,7 @@ void LeaseKeeper::Round(bool leaving) {
       for (int shard : plan.stop_drain) draining.erase(shard);
       for (int shard : plan.start_drain) draining.emplace(shard, now);
       if (plan.claim > 0) {
-        for (const pqxx::row& row : tx.exec_prepared("claim", me, ttl_ms, plan.claim)) {
+        for (const pqxx::row& row : statements.Exec(tx, "claim", me, ttl_ms, plan.claim)) {
           held[row[0].as<int>()] = row[1].as<int64_t>();
           acquired.emplace_back(row[0].as<int>(), row[2].as<std::string>());
         }

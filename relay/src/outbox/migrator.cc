@@ -1,7 +1,6 @@
 #include "outbox/migrator.h"
 
 #include <pqxx/pqxx>
-#include <set>
 
 #include "outbox/pg_errors.h"
 
@@ -11,16 +10,13 @@ namespace {
 // An arbitrary constant shared by every `outbox-relay migrate`.
 constexpr int64_t kMigrationLockKey = 0x6f7574626f78;  // "outbox"
 
-std::set<int> AppliedVersions(pqxx::connection& connection) {
-  pqxx::nontransaction tx(connection);
-  const pqxx::result exists =
-      tx.exec("SELECT to_regclass('outbox_relay_schema_migrations') IS NOT NULL");
-  std::set<int> versions;
-  if (!exists[0][0].as<bool>()) return versions;
-  for (const pqxx::row& row : tx.exec("SELECT version FROM outbox_relay_schema_migrations")) {
-    versions.insert(row[0].as<int>());
+bool Applied(pqxx::work& tx, int version) {
+  if (!tx.exec1("SELECT to_regclass('outbox_relay_schema_migrations') IS NOT NULL")[0].as<bool>()) {
+    return false;
   }
-  return versions;
+  return !tx.exec("SELECT 1 FROM outbox_relay_schema_migrations WHERE version = " +
+                  std::to_string(version))
+              .empty();
 }
 
 }  // namespace
@@ -28,21 +24,20 @@ std::set<int> AppliedVersions(pqxx::connection& connection) {
 Result<MigrationReport> Migrate(const std::string& dsn, std::span<const SchemaFile> files) {
   try {
     pqxx::connection connection(dsn);
-    pqxx::nontransaction(connection)
-        .exec("SELECT pg_advisory_lock(" + std::to_string(kMigrationLockKey) + ")");
     MigrationReport report;
-    const std::set<int> applied = AppliedVersions(connection);
     for (const SchemaFile& file : files) {
-      if (applied.count(file.version) > 0) {
+      // One transaction per file under a transaction-level lock: concurrent
+      // runs apply each file once, and nothing outlives the transaction (a
+      // session lock taken through a transaction-pooling PgBouncer would
+      // stay with a server connection and block the next migrate).
+      pqxx::work tx(connection);
+      tx.exec("SELECT pg_advisory_xact_lock(" + std::to_string(kMigrationLockKey) + ")");
+      if (Applied(tx, file.version)) {
         report.already_applied.emplace_back(file.name);
         continue;
       }
-      pqxx::work tx(connection);
       tx.exec(file.sql);
-      const pqxx::result recorded =
-          tx.exec("SELECT 1 FROM outbox_relay_schema_migrations WHERE version = " +
-                  std::to_string(file.version));
-      if (recorded.empty()) {
+      if (!Applied(tx, file.version)) {
         return Status(StatusCode::kInternal, std::string(file.name) +
                                                  " did not record its version in "
                                                  "outbox_relay_schema_migrations");

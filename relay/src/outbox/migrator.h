@@ -25,7 +25,8 @@ struct MigrationReport {
   std::vector<std::string> already_applied;  // file names found applied
 };
 
-// Takes an advisory lock so concurrent `migrate` runs apply each file once.
+// Each file in its own transaction under an advisory lock, so concurrent
+// `migrate` runs apply each file once.
 Result<MigrationReport> Migrate(const std::string& dsn, std::span<const SchemaFile> files);
 
 }  // namespace outbox

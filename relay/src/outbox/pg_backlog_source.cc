@@ -20,9 +20,11 @@ Result<Backlog> PgBacklogSource::Read() {
   try {
     if (!connection_ || !connection_->pq.is_open()) {
       connection_ = std::make_unique<Connection>(dsn_);
-      pqxx::nontransaction(connection_->pq).exec("SET statement_timeout = '10s'");
     }
     pqxx::read_transaction tx(connection_->pq);
+    // For this transaction only: no session state, which a connection
+    // pooler would lose, or hand to another client.
+    tx.exec("SET LOCAL statement_timeout = '10s'");
     return QueryBacklog(tx);
   } catch (const pqxx::sql_error& e) {
     const std::string sqlstate = SqlStateOf(e);

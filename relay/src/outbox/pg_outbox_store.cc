@@ -14,6 +14,7 @@
 #include "outbox/row_headers.h"
 #include "outbox/session_settings.h"
 #include "outbox/sql_text.h"
+#include "outbox/statements.h"
 
 namespace outbox {
 namespace {
@@ -175,11 +176,11 @@ class NewRowsListener : public pqxx::notification_receiver {
 };
 
 struct PgOutboxStore::Connection {
-  explicit Connection(const std::string& dsn) : pq(dsn) {}
+  explicit Connection(const std::string& dsn) : pq(dsn), statements(pq, BehindPooler(pq)) {}
   pqxx::connection pq;
+  Statements statements;
   // Declared after pq: destroyed (UNLISTEN) before the connection closes.
   std::unique_ptr<NewRowsListener> listener;
-  std::set<size_t> read_sizes;  // batch sizes with a prepared read
 };
 
 PgOutboxStore::PgOutboxStore(std::string dsn, LeaseOptions leases,
@@ -193,21 +194,33 @@ Status PgOutboxStore::EnsureConnected() {
   DropConnection();
   try {
     auto connection = std::make_unique<Connection>(dsn_);
-    pqxx::nontransaction(connection->pq)
-        .exec(std::string(kSessionSettingsSql) +
-              // Plans every read for its actual id range: the outbox's
-              // statistics are always stale (it fills and empties all day),
-              // and a cached generic plan made when it was nearly empty can
-              // stay in use while it holds a backlog. Costs ~0.5 ms of
-              // planning per read, and ~0.1 ms per write-back, whose plans
-              // would not need it (measured: cheaper than sending the read
-              // unnamed, which adds ~0.4 ms of parsing and binding).
-              "; SET plan_cache_mode = force_custom_plan");
-    connection->pq.prepare("remove", Fenced(kRemoveSql, 2));
-    connection->pq.prepare("dead_letter", Fenced(kDeadLetterSql, 5));
-    connection->pq.prepare("retry_later", ReplaceAll(Fenced(kRetryLaterSql, 4), "@ENQUEUED_AT@",
-                                                     EnqueuedAtSql("o", "o.xmin")));
-    connection->pq.prepare("observe_floor", kObserveFloorSql);
+    Statements& statements = connection->statements;
+    if (statements.pooled() != pooled_logged_) {
+      if (statements.pooled()) {
+        LogWarn(
+            "a connection pooler is between the relay and PostgreSQL; the relay keeps no "
+            "session state (unnamed statements, no LISTEN: it polls; no statement_timeout: "
+            "set the pooler's query_timeout)");
+      }
+      pooled_logged_ = statements.pooled();
+    }
+    if (!statements.pooled()) {
+      pqxx::nontransaction(connection->pq)
+          .exec(std::string(kSessionSettingsSql) +
+                // Plans every read for its actual id range: the outbox's
+                // statistics are always stale (it fills and empties all day),
+                // and a cached generic plan made when it was nearly empty can
+                // stay in use while it holds a backlog. Costs ~0.5 ms of
+                // planning per read, and ~0.1 ms per write-back, whose plans
+                // would not need it (measured: cheaper than sending the read
+                // unnamed, which adds ~0.4 ms of parsing and binding).
+                "; SET plan_cache_mode = force_custom_plan");
+    }
+    statements.Add("remove", Fenced(kRemoveSql, 2));
+    statements.Add("dead_letter", Fenced(kDeadLetterSql, 5));
+    statements.Add("retry_later", ReplaceAll(Fenced(kRetryLaterSql, 4), "@ENQUEUED_AT@",
+                                             EnqueuedAtSql("o", "o.xmin")));
+    statements.Add("observe_floor", kObserveFloorSql);
     const pqxx::row schema = pqxx::nontransaction(connection->pq).exec1(kSchemaCheckSql);
     if (!schema[0].as<bool>()) {
       return Status(StatusCode::kFailedPrecondition,
@@ -215,11 +228,15 @@ Status PgOutboxStore::EnsureConnected() {
                     "not applied): run `outbox-relay migrate`");
     }
     const bool trigger = schema[1].as<bool>();
-    if (trigger) connection->listener = std::make_unique<NewRowsListener>(connection->pq);
-    if (listening_logged_ != trigger) {
-      LogInfo(trigger ? "listening for new rows (notify trigger outbox_notify)"
-                      : "no notify trigger on the outbox; polling for new rows");
-      listening_logged_ = trigger;
+    // Behind a pooler a LISTEN would hold on to one server connection's
+    // session that this relay's next statements may never use again.
+    const bool listen = trigger && !statements.pooled();
+    if (listen) connection->listener = std::make_unique<NewRowsListener>(connection->pq);
+    if (listening_logged_ != listen) {
+      LogInfo(listen    ? "listening for new rows (notify trigger outbox_notify)"
+              : trigger ? "polling for new rows (no LISTEN behind a connection pooler)"
+                        : "no notify trigger on the outbox; polling for new rows");
+      listening_logged_ = listen;
     }
     connection_ = std::move(connection);
     // Leases are taken once the schema is known to have them; the first
@@ -284,9 +301,10 @@ Result<std::vector<OutboxMessage>> PgOutboxStore::ReadBatch(const ReadRequest& r
     pqxx::result rows;
     {
       pqxx::nontransaction tx(connection_->pq);
-      rows = tx.exec_prepared(PrepareRead(request.max_rows), NumberArray(request.in_flight),
-                              request.max_bytes, floor_.floor(), NumberArray(held.shards),
-                              NumberArray(held.epochs), keeper_.instance_id(), held.shard_count);
+      rows = connection_->statements.Exec(
+          tx, ReadStatement(request.max_rows), NumberArray(request.in_flight), request.max_bytes,
+          floor_.floor(), NumberArray(held.shards), NumberArray(held.epochs), keeper_.instance_id(),
+          held.shard_count);
     }
     if (!rows.empty()) {
       // Rows were put back with low ids since the last read: the floor may
@@ -336,11 +354,9 @@ std::string PgOutboxStore::ReadBatchSql(size_t max_rows) {
                     EnqueuedAtSql("sized", "inserted_by"));
 }
 
-std::string PgOutboxStore::PrepareRead(size_t max_rows) {
+std::string PgOutboxStore::ReadStatement(size_t max_rows) {
   const std::string name = "read_batch_" + std::to_string(max_rows);
-  if (connection_->read_sizes.insert(max_rows).second) {
-    connection_->pq.prepare(name, ReadBatchSql(max_rows));
-  }
+  if (!connection_->statements.Has(name)) connection_->statements.Add(name, ReadBatchSql(max_rows));
   return name;
 }
 
@@ -356,7 +372,7 @@ void PgOutboxStore::MaintainFloor() {
   if (now - floor_observed_at_ < kFloorObserveInterval) return;
   floor_observed_at_ = now;
   pqxx::nontransaction tx(connection_->pq);
-  const pqxx::row seen = tx.exec_prepared1("observe_floor", floor_.floor());
+  const pqxx::row seen = connection_->statements.Exec1(tx, "observe_floor", floor_.floor());
   ReadFloor::Observation observation;
   observation.xmin = seen[0].as<int64_t>();
   observation.xmax = seen[1].as<int64_t>();
@@ -409,20 +425,23 @@ Status PgOutboxStore::Settle(const Settlement& settlement) {
     if (settlement.dead_letters.empty() && settlement.retries.empty()) {
       // The common case is one statement: no BEGIN/COMMIT round trips.
       pqxx::nontransaction tx(connection_->pq);
-      removed = tx.exec_prepared("remove", NumberArray(settlement.delivered), shards, epochs, owner,
-                                 held.shard_count)
+      removed = connection_->statements
+                    .Exec(tx, "remove", NumberArray(settlement.delivered), shards, epochs, owner,
+                          held.shard_count)
                     .affected_rows();
     } else {
       pqxx::work tx(connection_->pq);
       if (!settlement.delivered.empty()) {
-        removed = tx.exec_prepared("remove", NumberArray(settlement.delivered), shards, epochs,
-                                   owner, held.shard_count)
+        removed = connection_->statements
+                      .Exec(tx, "remove", NumberArray(settlement.delivered), shards, epochs, owner,
+                            held.shard_count)
                       .affected_rows();
       }
       const auto& dead = settlement.dead_letters;
       if (!dead.empty()) {
-        tx.exec_prepared(
-            "dead_letter", Column(dead, [](const DeadLetter& d) { return std::to_string(d.id); }),
+        connection_->statements.Exec(
+            tx, "dead_letter",
+            Column(dead, [](const DeadLetter& d) { return std::to_string(d.id); }),
             Column(dead, [](const DeadLetter& d) { return QuotedElement(d.reason); }),
             Column(dead, [](const DeadLetter& d) { return QuotedElement(StoredError(d.error)); }),
             Column(dead, [](const DeadLetter& d) { return d.blocks_key ? "t" : "f"; }), shards,
@@ -430,8 +449,8 @@ Status PgOutboxStore::Settle(const Settlement& settlement) {
       }
       const auto& retries = settlement.retries;
       if (!retries.empty()) {
-        tx.exec_prepared(
-            "retry_later",
+        connection_->statements.Exec(
+            tx, "retry_later",
             Column(retries, [](const RetryLater& r) { return std::to_string(r.id); }),
             Column(retries,
                    [](const RetryLater& r) { return QuotedElement(StoredError(r.error)); }),

@@ -56,8 +56,8 @@ class PgOutboxStore : public OutboxStore {
   void ReportDrained(const std::vector<int>& draining, const ReadRequest& request);
   // Keeps floor_ current (see ReadFloor); on the read's connection.
   void MaintainFloor();
-  // The prepared read for this batch size (prepared on first use).
-  std::string PrepareRead(size_t max_rows);
+  // The read's statement for this batch size (added on first use).
+  std::string ReadStatement(size_t max_rows);
   void DropConnection();
 
   struct Connection;  // wraps pqxx::connection, so libpqxx stays in the .cc
@@ -74,6 +74,7 @@ class PgOutboxStore : public OutboxStore {
   SteadyClock::time_point floor_observed_at_{};
   SteadyClock::time_point floor_reset_at_{};
   std::optional<bool> listening_logged_;  // what was last logged
+  bool pooled_logged_ = false;
 };
 
 }  // namespace outbox

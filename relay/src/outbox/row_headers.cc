@@ -17,9 +17,7 @@ bool Reserved(const std::string& name) {
 
 Rejection Invalid(const std::string& detail) {
   return Rejection{"invalid_headers",
-                   "headers must be a JSON object of string values with "
-                   "non-empty names (" +
-                       detail + ")"};
+                   "headers must be a JSON object of string values (" + detail + ")"};
 }
 
 }  // namespace
