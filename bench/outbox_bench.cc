@@ -134,7 +134,7 @@ int Explain(const std::string& dsn, size_t batch_size) {
   const pqxx::result plan =
       tx.exec("EXPLAIN (ANALYZE, COSTS OFF, SUMMARY ON) EXECUTE read_batch('{}', 16777216, 0, " +
               tx.quote(leases[0].as<std::string>()) + ", " + tx.quote(leases[1].as<std::string>()) +
-              ", 'outbox-bench', " + leases[2].as<std::string>() + ")");
+              ", 'outbox-bench', " + leases[2].as<std::string>() + ", 1000000)");
   for (const pqxx::row& line : plan) std::printf("    %s\n", line[0].c_str());
   tx.abort();
   return 0;

@@ -126,8 +126,8 @@ void StartSignalThread(StopSignal& stop) {
   }).detach();
 }
 
-RelayLoopOptions LoopOptions(const RelaySettings& relay,
-                             std::chrono::milliseconds message_timeout) {
+RelayLoopOptions LoopOptions(const RelaySettings& relay, std::chrono::milliseconds message_timeout,
+                             int64_t message_max_bytes) {
   RelayLoopOptions options;
   options.batch_size = static_cast<size_t>(relay.batch_size);
   // A batch always fits: the window is at least one batch.
@@ -145,6 +145,7 @@ RelayLoopOptions LoopOptions(const RelaySettings& relay,
   // librdkafka reports every message within message.timeout.ms; the margin
   // covers report serving, so this only fires if the client is wedged.
   options.publish_timeout = message_timeout + std::chrono::seconds(10);
+  options.max_message_bytes = message_max_bytes;
   return options;
 }
 
@@ -208,7 +209,8 @@ int RunCommand(const std::string& config_path) {
     if (!CheckListedTopics(*inspector, config->kafka)) return kExitFailure;
     (*sink)->set_topic_inspector(inspector.get());
   }
-  const RelayLoopOptions options = LoopOptions(config->relay, (*sink)->message_timeout());
+  const RelayLoopOptions options =
+      LoopOptions(config->relay, (*sink)->message_timeout(), (*sink)->message_max_bytes());
 
   std::unique_ptr<HttpEndpoints> endpoints;
   if (!config->metrics.listen.empty()) {

@@ -670,7 +670,10 @@ std::vector<Scenario> Scenarios() {
     Scenario f17m = Make(
         "F17m", "application writers, 2 relays catch up a backlog, SIGSTOP one",
         [](Run& r) {
+          // A handover that outlasts its drain (ttl / 2, here 1 s, with a
+          // backlog in flight) re-sends the rows still in flight: an event.
           r.standby->Start();
+          ++r.events;
           r.Sleep(r.Window() / 3);
           const std::string paused = r.InstanceOf(*r.standby);
           const auto pause_at = Clock::now();

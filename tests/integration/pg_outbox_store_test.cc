@@ -356,6 +356,28 @@ TEST_F(PgOutboxStoreTest, ARetriedRowKeepsTheAgeOfItsOriginalCommit) {
   EXPECT_GE((*batch)[0].age_at_read_seconds, 1.5);
 }
 
+// Memory stays bounded by the in-flight limits: a payload that can never be
+// sent is not read at all.
+TEST_F(PgOutboxStoreTest, LeavesOutAPayloadLargerThanAMessageMayBeAndSaysWhy) {
+  pg().Exec(
+      "INSERT INTO outbox (topic, key, payload) VALUES "
+      "('t', 'k', convert_to(repeat('x', 2000000), 'UTF8')), ('t', 'k2', 'small')");
+  PgOutboxStore store(pg().dsn());
+
+  Result<std::vector<OutboxMessage>> batch =
+      store.ReadBatch(ReadRequest{.max_rows = 10, .max_message_bytes = 1000});
+
+  ASSERT_TRUE(batch.ok()) << batch.status().message();
+  ASSERT_EQ(batch->size(), 2u);
+  EXPECT_EQ((*batch)[0].payload, std::nullopt);
+  EXPECT_EQ((*batch)[0].key, "k");
+  EXPECT_EQ((*batch)[0].defect_reason, "msg_size_too_large");
+  EXPECT_EQ((*batch)[0].defect,
+            "message of 2000001 bytes (key + payload) exceeds message.max.bytes (1000)");
+  EXPECT_EQ((*batch)[1].payload, "small");
+  EXPECT_TRUE((*batch)[1].defect.empty());
+}
+
 TEST_F(PgOutboxStoreTest, StopsAtTheByteBudgetButAlwaysReadsOneRow) {
   pg().Exec(
       "INSERT INTO outbox (topic, key, payload) "

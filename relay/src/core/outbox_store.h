@@ -50,6 +50,10 @@ struct ReadRequest {
   // Stop adding rows once key + payload bytes reach this (at least one row
   // is always read, so a single large row cannot stall the relay).
   int64_t max_bytes = INT64_MAX;
+  // A row whose key + payload bytes exceed this comes without its payload,
+  // marked as a defect (msg_size_too_large): memory stays bounded by the
+  // in-flight limits even for a 1 GB payload.
+  int64_t max_message_bytes = INT64_MAX;
   // Ids of the rows in flight, ascending: not read again. Only these: a row
   // between them that was not visible when their batch was read (its
   // transaction committed later) is read, in id order with the rest.

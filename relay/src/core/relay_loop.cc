@@ -86,6 +86,7 @@ ReadRequest RelayLoop::NextRead() const {
   ReadRequest request;
   request.max_rows = options_.batch_size;
   request.max_bytes = options_.max_in_flight_bytes - in_flight_bytes_;
+  request.max_message_bytes = options_.max_message_bytes;
   request.in_flight.reserve(in_flight_rows_);
   for (const InFlightBatch& batch : in_flight_) {
     for (const OutboxMessage& row : batch.rows) request.in_flight.push_back(row.id);

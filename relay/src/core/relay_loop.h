@@ -47,6 +47,9 @@ struct RelayLoopOptions {
   // the relay's memory bound, whatever the backlog.
   size_t max_in_flight_rows = 2000;
   int64_t max_in_flight_bytes = 16 << 20;
+  // The largest message the sink accepts: a row whose key and payload are
+  // larger is dead-lettered without its payload ever being read.
+  int64_t max_message_bytes = INT64_MAX;
   // Longest wait when caught up (a notification ends it early).
   std::chrono::milliseconds poll_interval{200};
   // Longest wait for a batch's delivery reports in normal operation. Must

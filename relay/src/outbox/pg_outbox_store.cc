@@ -7,6 +7,7 @@
 #include <set>
 
 #include "common/log.h"
+#include "common/secrets.h"
 #include "common/text.h"
 #include "outbox/enqueued_at_sql.h"
 #include "outbox/notify_channel.h"
@@ -38,10 +39,13 @@ namespace {
 // and not walked. Only rows of shards leased to this relay are read: the
 // shards in $4 at the epochs in $5 that the lease table still gives to owner
 // $6 ($7 shards in all, see schema/0005), checked on the database's clock in
-// this very statement. The last column is the requeue counter (schema/0004),
-// read with the rows. A row's age counts from committed_at once the relay
-// has set it (schema/0006), else from its commit when track_commit_timestamp
-// is on, else from created_at (the inserting transaction's start).
+// this very statement. A payload is left out when key + payload exceed $8
+// (message.max.bytes): the row can never be sent and is dead-lettered from
+// the table itself, so it is never held in memory. The requeue counter
+// (schema/0004) and the message size come with the rows. A row's age counts
+// from committed_at once the relay has set it (schema/0006), else from its
+// commit when track_commit_timestamp is on, else from created_at (the
+// inserting transaction's start).
 constexpr const char* kReadBatchSql = R"(
 WITH leased AS MATERIALIZED (
   SELECT coalesce(array_agg(l.shard), '{}') AS shards FROM outbox_relay_lease l
@@ -65,10 +69,14 @@ sized AS (
   SELECT f.*, sum(coalesce(octet_length(f.key), 0) + coalesce(octet_length(f.payload), 0))
                 OVER (ORDER BY f.id ROWS UNBOUNDED PRECEDING) AS bytes_through
     FROM first f)
-SELECT id, topic, key, payload, headers::text,
+SELECT id, topic, key,
+       CASE WHEN coalesce(octet_length(key), 0) + coalesce(octet_length(payload), 0) <= $8::bigint
+            THEN payload END,
+       headers::text,
        extract(epoch FROM clock_timestamp() - @ENQUEUED_AT@)::float8,
        attempts,
-       (SELECT CASE WHEN is_called THEN last_value ELSE 0 END FROM outbox_relay_requeues)
+       (SELECT CASE WHEN is_called THEN last_value ELSE 0 END FROM outbox_relay_requeues),
+       coalesce(octet_length(key), 0) + coalesce(octet_length(payload), 0)
   FROM sized
  WHERE bytes_through - coalesce(octet_length(key), 0) - coalesce(octet_length(payload), 0) < $2
  ORDER BY id)";
@@ -157,7 +165,7 @@ std::string Fenced(const std::string& sql, int first) {
 // An error text as stored with a row: bounded and valid UTF-8, so that no
 // message (a broker's, or one quoting a row's value) can make the write-back
 // fail, which would stop every key.
-std::string StoredError(const std::string& error) { return SafeText(error, 4096); }
+std::string StoredError(const std::string& error) { return SafeText(ScrubSecrets(error), 4096); }
 
 template <typename T, typename Field>
 std::string Column(const std::vector<T>& rows, Field field) {
@@ -304,7 +312,7 @@ Result<std::vector<OutboxMessage>> PgOutboxStore::ReadBatch(const ReadRequest& r
       rows = connection_->statements.Exec(
           tx, ReadStatement(request.max_rows), NumberArray(request.in_flight), request.max_bytes,
           floor_.floor(), NumberArray(held.shards), NumberArray(held.epochs), keeper_.instance_id(),
-          held.shard_count);
+          held.shard_count, request.max_message_bytes);
     }
     if (!rows.empty()) {
       // Rows were put back with low ids since the last read: the floor may
@@ -332,6 +340,13 @@ Result<std::vector<OutboxMessage>> PgOutboxStore::ReadBatch(const ReadRequest& r
       m.topic = row[1].as<std::string>();
       if (!row[2].is_null()) m.key = row[2].as<std::string>();
       if (!row[3].is_null()) m.payload = pqxx::binarystring(row[3]).str();
+      const int64_t message_bytes = row[8].as<int64_t>();
+      if (message_bytes > request.max_message_bytes) {
+        m.defect_reason = "msg_size_too_large";
+        m.defect = "message of " + std::to_string(message_bytes) +
+                   " bytes (key + payload) exceeds message.max.bytes (" +
+                   std::to_string(request.max_message_bytes) + ")";
+      }
       if (!row[4].is_null()) {
         if (auto defect = ParseRowHeaders(row[4].as<std::string>(), &m.headers)) {
           m.defect_reason = std::move(defect->reason);

@@ -36,8 +36,8 @@ class PgOutboxStore : public OutboxStore {
   bool listening() const override;
 
   // The batch read's SQL for up to `max_rows` rows (parameters: $1 ids in
-  // flight, $2 bytes, $3 floor, $4-$7 leases), also for the benchmark's
-  // EXPLAIN of exactly what the relay runs.
+  // flight, $2 bytes, $3 floor, $4-$7 leases, $8 the largest message), also
+  // for the benchmark's EXPLAIN of exactly what the relay runs.
   static std::string ReadBatchSql(size_t max_rows);
 
   // Ids below this are known to be gone; reads start here (see ReadFloor).

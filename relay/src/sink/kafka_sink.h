@@ -51,6 +51,8 @@ class KafkaSink : public Sink {
 
   // message.timeout.ms in effect: librdkafka reports every message by then.
   std::chrono::milliseconds message_timeout() const { return message_timeout_; }
+  // The largest message the producer accepts (message.max.bytes).
+  int64_t message_max_bytes() const { return message_max_bytes_; }
 
  private:
   explicit KafkaSink(KafkaConfig config);
