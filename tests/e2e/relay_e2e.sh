@@ -181,6 +181,13 @@ grep -q "^  [^ ]*:[0-9]*:[0-9a-f]* *live  since .*  shards: 0,1,2,3,4,5,6,7,8,9,
 grep -q "poisoned .*invalid_headers .* yes .*\"n\" is a number" "$work/list.txt" || fail "list: $(cat "$work/list.txt")"
 poison_id=$("$relay" dead-letters list --config "$config" --key poisoned --json | sed -n 's/^ *"id": \([0-9]*\),$/\1/p')
 "$relay" dead-letters show --config "$config" "$poison_id" | grep -q '^p1$' || fail "show"
+# A payload that is not UTF-8 but has no control characters once aborted
+# `show --json` (exit 134): it goes as hex.
+psql -q "$dsn" -c "UPDATE outbox_dead_letter SET payload = '\xc328616263'::bytea WHERE id = $poison_id"
+"$relay" dead-letters show --config "$config" "$poison_id" --json >"$work/show.json" ||
+  fail "show --json on a payload that is not UTF-8 (exit $?)"
+grep -q '"payload_hex": "c328616263"' "$work/show.json" || fail "show --json: $(cat "$work/show.json")"
+psql -q "$dsn" -c "UPDATE outbox_dead_letter SET payload = 'p1' WHERE id = $poison_id"
 set +e
 "$relay" dead-letters requeue --config "$config" >/dev/null 2>&1; status=$?
 set -e
