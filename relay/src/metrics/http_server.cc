@@ -173,7 +173,8 @@ void HttpServer::Serve() {
         if (n < 0 && errno != EAGAIN && errno != EINTR) c.written = c.out.size();
       }
     }
-    if (polled[1].revents != 0) Accept(connections);
+    // Closed, answered and late connections go before new ones come in, so
+    // every connection in the map holds its own open descriptor.
     const auto now = Clock::now();
     for (auto it = connections.begin(); it != connections.end();) {
       Connection& c = it->second;
@@ -188,6 +189,7 @@ void HttpServer::Serve() {
         ++it;
       }
     }
+    if (polled[1].revents != 0) Accept(connections);
   }
   for (auto& [fd, c] : connections) close(fd);
 }
