@@ -48,6 +48,11 @@ std::string Hex(const std::string& bytes) {
 
 std::string SeqHeaders(int seq) { return "{\"key-seq\": \"" + std::to_string(seq) + "\"}"; }
 
+// The payload of a healthy row: its key and seq, readable in the topic.
+std::string HealthyPayload(const std::string& key, int seq) {
+  return key + ":" + std::to_string(seq) + ":order";
+}
+
 }  // namespace
 
 Writer::Writer(std::string dsn, WriterOptions options, uint64_t seed)
@@ -115,7 +120,7 @@ void Writer::Work(int connection_index) {
         headers = hostile->headers.value_or(SeqHeaders(seq));
         poison = hostile->dead_letter;
       } else {
-        payload = key + ":" + std::to_string(seq) + ":order";
+        payload = HealthyPayload(key, seq);
         headers = SeqHeaders(seq);
         if (poison && row / options_.poison_every % 2 == 0) {
           payload += std::string(options_.oversized_bytes, 'x');
@@ -152,8 +157,8 @@ void Writer::HoldOpenTransaction(std::chrono::milliseconds hold) {
   pqxx::work tx(connection);
   const std::string key = "held-key";
   const int seq = tx.exec_params1(kUpdateAccountSql, key)[0].as<int>();
-  tx.exec_params(kInsertEventSql, "fault", key, Hex(key + ":" + std::to_string(seq) + ":order"),
-                 SeqHeaders(seq), std::to_string(seq), "f");
+  tx.exec_params(kInsertEventSql, "fault", key, Hex(HealthyPayload(key, seq)), SeqHeaders(seq),
+                 std::to_string(seq), "f");
   std::this_thread::sleep_for(hold);
   tx.commit();
   ++commits_;

@@ -66,6 +66,16 @@ class Reader {
     }
   }
 
+  // A key of `section` that, when set, must not be below another key's value
+  // (the other's default if unset). Called once the section is read, so the
+  // order of the keys in the file does not matter.
+  void NotBelow(const YAML::Node& section, const std::string& path, const std::string& key,
+                int64_t value, const std::string& other, int64_t other_value) {
+    if (!section.IsMap() || !section[key] || value >= other_value) return;
+    Problem(section[key], Join(path, key),
+            "must not be below " + Join(path, other) + " (" + std::to_string(other_value) + ")");
+  }
+
   // A scalar with ${VAR} substituted; nullopt after recording a problem.
   std::optional<std::string> Scalar(const YAML::Node& node, const std::string& key) {
     if (!node.IsScalar()) {
@@ -349,17 +359,10 @@ void ReadConfig(const YAML::Node& root, Reader& reader, Config* config,
                               }}});
              // Cross-field checks once the whole section is read, so the
              // order of the keys in the file does not matter.
-             if (!n.IsMap()) return;
-             if (n["max_in_flight_rows"] && relay.max_in_flight_rows < relay.batch_size) {
-               reader.Problem(
-                   n["max_in_flight_rows"], p + ".max_in_flight_rows",
-                   "must not be below relay.batch_size (" + std::to_string(relay.batch_size) + ")");
-             }
-             if (n["backoff_max_ms"] && relay.backoff_max_ms < relay.backoff_initial_ms) {
-               reader.Problem(n["backoff_max_ms"], p + ".backoff_max_ms",
-                              "must not be below relay.backoff_initial_ms (" +
-                                  std::to_string(relay.backoff_initial_ms) + ")");
-             }
+             reader.NotBelow(n, p, "max_in_flight_rows", relay.max_in_flight_rows, "batch_size",
+                             relay.batch_size);
+             reader.NotBelow(n, p, "backoff_max_ms", relay.backoff_max_ms, "backoff_initial_ms",
+                             relay.backoff_initial_ms);
            }},
           {"metrics",
            [&](const YAML::Node& n, const std::string& p) {

@@ -5,7 +5,6 @@
 #include <chrono>
 #include <memory>
 #include <string>
-#include <thread>
 
 #include "common/status.h"
 #include "metrics/http_server.h"

@@ -4,7 +4,6 @@
 #include <chrono>
 #include <map>
 #include <pqxx/pqxx>
-#include <set>
 
 #include "common/log.h"
 #include "common/secrets.h"
@@ -53,7 +52,9 @@ WITH leased AS MATERIALIZED (
       ON h.shard = l.shard AND h.epoch = l.epoch
    WHERE l.owner = $6 AND l.lease_until > now()),
 first AS (
-  SELECT o.*, o.xmin AS inserted_by FROM outbox o WHERE o.id >= $3
+  SELECT o.*, o.xmin AS inserted_by,
+         coalesce(octet_length(o.key), 0) + coalesce(octet_length(o.payload), 0) AS message_bytes
+    FROM outbox o WHERE o.id >= $3
     AND o.id <> ALL ($1::bigint[])
     AND (o.next_attempt_at IS NULL OR o.next_attempt_at <= now())
     AND NOT EXISTS (SELECT 1 FROM outbox w
@@ -66,19 +67,15 @@ first AS (
     AND outbox_relay_shard(o.key, o.id, $7) = ANY ((SELECT shards FROM leased)::int[])
     ORDER BY o.id LIMIT @LIMIT@),
 sized AS (
-  SELECT f.*, sum(coalesce(octet_length(f.key), 0) + coalesce(octet_length(f.payload), 0))
-                OVER (ORDER BY f.id ROWS UNBOUNDED PRECEDING) AS bytes_through
+  SELECT f.*, sum(f.message_bytes) OVER (ORDER BY f.id ROWS UNBOUNDED PRECEDING) AS bytes_through
     FROM first f)
-SELECT id, topic, key,
-       CASE WHEN coalesce(octet_length(key), 0) + coalesce(octet_length(payload), 0) <= $8::bigint
-            THEN payload END,
-       headers::text,
+SELECT id, topic, key, CASE WHEN message_bytes <= $8::bigint THEN payload END, headers::text,
        extract(epoch FROM clock_timestamp() - @ENQUEUED_AT@)::float8,
        attempts,
        (SELECT CASE WHEN is_called THEN last_value ELSE 0 END FROM outbox_relay_requeues),
-       coalesce(octet_length(key), 0) + coalesce(octet_length(payload), 0)
+       message_bytes
   FROM sized
- WHERE bytes_through - coalesce(octet_length(key), 0) - coalesce(octet_length(payload), 0) < $2
+ WHERE bytes_through - message_bytes < $2
  ORDER BY id)";
 
 // Write-backs are fenced: a row is removed, retried or dead-lettered only if
@@ -436,22 +433,20 @@ Status PgOutboxStore::Settle(const Settlement& settlement) {
   const std::string shards = NumberArray(held.shards), epochs = NumberArray(held.epochs);
   const std::string& owner = keeper_.instance_id();
   try {
+    const auto remove = [&](pqxx::transaction_base& tx) -> int64_t {
+      return connection_->statements
+          .Exec(tx, "remove", NumberArray(settlement.delivered), shards, epochs, owner,
+                held.shard_count)
+          .affected_rows();
+    };
     int64_t removed = 0;
     if (settlement.dead_letters.empty() && settlement.retries.empty()) {
       // The common case is one statement: no BEGIN/COMMIT round trips.
       pqxx::nontransaction tx(connection_->pq);
-      removed = connection_->statements
-                    .Exec(tx, "remove", NumberArray(settlement.delivered), shards, epochs, owner,
-                          held.shard_count)
-                    .affected_rows();
+      removed = remove(tx);
     } else {
       pqxx::work tx(connection_->pq);
-      if (!settlement.delivered.empty()) {
-        removed = connection_->statements
-                      .Exec(tx, "remove", NumberArray(settlement.delivered), shards, epochs, owner,
-                            held.shard_count)
-                      .affected_rows();
-      }
+      if (!settlement.delivered.empty()) removed = remove(tx);
       const auto& dead = settlement.dead_letters;
       if (!dead.empty()) {
         connection_->statements.Exec(
