@@ -33,7 +33,7 @@ int main(int argc, char** argv) {
     return code == 0 ? 0 : 2;
   }
 
-  sigset_t signals = outbox::BlockStopSignals();
+  sigset_t signals = outbox::BlockSignals({SIGTERM, SIGINT});
   // Fault injection for trials and tests: SIGUSR1 takes every broker down
   // (connections refused, data kept), SIGUSR2 brings them back.
   sigaddset(&signals, SIGUSR1);

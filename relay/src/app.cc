@@ -23,6 +23,7 @@
 #include "outbox/network_timeouts.h"
 #include "outbox/pg_backlog_source.h"
 #include "outbox/pg_outbox_store.h"
+#include "sink/kafka_errors.h"
 #include "sink/kafka_sink.h"
 #include "sink/topic_inspector.h"
 #include "version.h"
@@ -47,6 +48,31 @@ void RegisterSecrets(const Config& config) {
 }
 
 }  // namespace
+
+KnownLabels KnownMetricLabels(const KafkaConfig& kafka) {
+  const KnownKafkaReasons kafka_reasons = ListKnownKafkaReasons();
+  KnownLabels labels;
+  labels.topics = kafka.topics;
+  auto append = [](std::vector<std::string>& to, const std::vector<std::string>& from) {
+    to.insert(to.end(), from.begin(), from.end());
+  };
+  // Not delivered: any Kafka error, or no report before the publish timeout.
+  append(labels.publish_error_reasons, kafka_reasons.rejected);
+  append(labels.publish_error_reasons, kafka_reasons.blames_message);
+  append(labels.publish_error_reasons, kafka_reasons.other);
+  labels.publish_error_reasons.push_back(DeliveryKindName(DeliveryKind::kNotReported));
+  // Dead-lettered: a row defect, a rejection, or a row's own error after
+  // relay.max_attempts.
+  for (const char* reason : kRowDefectReasons) labels.dead_letter_reasons.push_back(reason);
+  append(labels.dead_letter_reasons, kafka_reasons.rejected);
+  append(labels.dead_letter_reasons, kafka_reasons.blames_message);
+  labels.retry_reasons = kafka_reasons.blames_message;
+  for (auto* list : {&labels.publish_error_reasons, &labels.dead_letter_reasons}) {
+    std::sort(list->begin(), list->end());
+    list->erase(std::unique(list->begin(), list->end()), list->end());
+  }
+  return labels;
+}
 
 std::optional<Config> LoadValidConfig(const std::string& path) {
   LoadedConfig loaded = LoadConfigFile(path, &LookupProcessEnv);
@@ -105,16 +131,43 @@ void ApplyLogSettings(const Config& config) {
   SetLogFormat(config.log.format == "json" ? LogFormat::kJson : LogFormat::kLogfmt);
 }
 
+// SIGHUP (systemctl reload): the log settings are reloaded from the config
+// file. Every other setting built something still running (the producer, the
+// sessions, the leases), so a change to one is logged and waits for the next
+// start. A config that no longer loads changes nothing.
+void Reload(const std::string& path, const Config& running) {
+  LogInfo("SIGHUP: reloading the config", {{"config", path}});
+  std::optional<Config> next = LoadValidConfig(path);  // problems go to stderr
+  if (!next) {
+    LogError("the reloaded config has problems; the relay keeps its settings", {{"config", path}});
+    return;
+  }
+  ApplyLogSettings(*next);
+  Config others = *next;
+  others.log = running.log;
+  const bool others_changed = RenderRedactedConfig(others, RedactedConninfo(others.postgres.dsn)) !=
+                              RenderRedactedConfig(running, RedactedConninfo(running.postgres.dsn));
+  LogInfo("log settings reloaded", {{"level", next->log.level}, {"format", next->log.format}});
+  if (others_changed) {
+    LogWarn("settings other than log.* changed; they take effect when the relay restarts",
+            {{"config", path}});
+  }
+}
+
 // The first SIGTERM/SIGINT starts a graceful stop; the second exits at once
-// (unacknowledged rows simply stay pending). Signals are blocked in every
-// thread and taken here with sigwait, so no work happens in a handler.
-void StartSignalThread(StopSignal& stop) {
-  const sigset_t signals = BlockStopSignals();
-  std::thread([signals, &stop] {
+// (unacknowledged rows simply stay pending); SIGHUP reloads. Signals are
+// blocked in every thread and taken here with sigwait, so no work happens in
+// a handler.
+void StartSignalThread(StopSignal& stop, const std::string& config_path, const Config& config) {
+  const sigset_t signals = BlockSignals({SIGTERM, SIGINT, SIGHUP});
+  std::thread([signals, &stop, config_path, config] {
     int received = 0;
-    for (int count = 0;; ++count) {
+    for (bool stopping = false;;) {
       if (sigwait(&signals, &received) != 0) continue;
-      if (count == 0) {
+      if (received == SIGHUP) {
+        Reload(config_path, config);
+      } else if (!stopping) {
+        stopping = true;
         LogInfo("stopping: draining outstanding acks",
                 {{"signal", received == SIGTERM ? "SIGTERM" : "SIGINT"}});
         stop.Request();
@@ -150,8 +203,9 @@ RelayLoopOptions LoopOptions(const RelaySettings& relay, std::chrono::millisecon
 }
 
 // The startup check of kafka.topics; false if the relay must not start.
-// (durability_check: off never gets here.)
-bool CheckListedTopics(TopicInspector& inspector, const KafkaConfig& kafka) {
+// (durability_check: off never gets here.) Each topic the brokers described
+// is news that they are reachable.
+bool CheckListedTopics(TopicInspector& inspector, const KafkaConfig& kafka, RelayMetrics& metrics) {
   const bool refuse = kafka.durability_check == "refuse";
   bool durable = true;
   for (const std::string& name : kafka.topics) {
@@ -162,6 +216,7 @@ bool CheckListedTopics(TopicInspector& inspector, const KafkaConfig& kafka) {
       durable = false;
       continue;
     }
+    metrics.OnKafkaReachable();
     if (refuse && !topic->unreadable.empty()) {
       LogError("the broker did not report the topic's min.insync.replicas",
                {{"topic", name}, {"error", topic->unreadable}});
@@ -189,10 +244,11 @@ int RunCommand(const std::string& config_path) {
   SetLibpqDefaults(*config);
 
   static StopSignal stop;  // outlives the detached signal thread
-  StartSignalThread(stop);
+  StartSignalThread(stop, config_path, *config);
 
   // Declared first so it outlives everything that reports to it.
   RelayMetrics metrics(OUTBOX_RELAY_VERSION);
+  metrics.Prime(KnownMetricLabels(config->kafka));
   Result<std::unique_ptr<KafkaSink>> sink = KafkaSink::Create(config->kafka);
   if (!sink.ok()) {
     LogError("cannot create the kafka producer", {{"error", sink.status().message()}});
@@ -206,7 +262,7 @@ int RunCommand(const std::string& config_path) {
       return kExitFailure;
     }
     inspector = std::move(*created);
-    if (!CheckListedTopics(*inspector, config->kafka)) return kExitFailure;
+    if (!CheckListedTopics(*inspector, config->kafka, metrics)) return kExitFailure;
     (*sink)->set_topic_inspector(inspector.get());
   }
   const RelayLoopOptions options =
@@ -225,7 +281,7 @@ int RunCommand(const std::string& config_path) {
     }
     endpoints = std::move(*started);
     LogInfo("metrics endpoint listening",
-            {{"listen", config->metrics.listen}, {"port", std::to_string(endpoints->port())}});
+            {{"listen", config->metrics.listen}, {"port", endpoints->port()}});
   }
 
   (*sink)->set_stats_handler([&metrics](const KafkaStats& stats) {
@@ -245,7 +301,7 @@ int RunCommand(const std::string& config_path) {
   LogInfo("relay started", {{"version", OUTBOX_RELAY_VERSION},
                             {"postgres", RedactedConninfo(config->postgres.dsn)},
                             {"kafka", config->kafka.bootstrap_servers},
-                            {"batch_size", std::to_string(options.batch_size)}});
+                            {"batch_size", options.batch_size}});
   const Status result = loop.Run();
   if (!result.ok()) {
     LogError("relay stopped on an error", {{"error", result.message()}});

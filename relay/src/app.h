@@ -6,6 +6,7 @@
 #include <string>
 
 #include "config/config.h"
+#include "metrics/relay_metrics.h"
 
 namespace outbox {
 
@@ -20,6 +21,10 @@ std::optional<Config> LoadValidConfig(const std::string& path);
 // libpq defaults for every command that connects (connect timeout,
 // application name, the password from postgres.password_file).
 void SetLibpqDefaults(const Config& config);
+
+// The metric label values the relay exports at 0 from its start: each topic
+// in kafka.topics and every reason the relay knows by name.
+KnownLabels KnownMetricLabels(const KafkaConfig& kafka);
 
 int RunCommand(const std::string& config_path);
 int CheckConfigCommand(const std::string& config_path);

@@ -1,13 +1,27 @@
 // argv → command → exit code. The commands live in app.cc and commands/.
 #include <CLI/CLI.hpp>
+#include <cstdlib>
+#include <filesystem>
+#include <iostream>
 
 #include "app.h"
 #include "commands/operator_commands.h"
+#include "commit.h"
+#include "outbox/conninfo.h"
+#include "sink/kafka_conf.h"
 #include "version.h"
 
 namespace {
 
 using outbox::DeadLettersRequest;
+
+constexpr const char* kDefaultConfigPath = "/etc/outbox-relay/config.yaml";
+constexpr const char* kConfigVariable = "OUTBOX_RELAY_CONFIG";
+
+std::string VersionText() {
+  return "outbox-relay " OUTBOX_RELAY_VERSION " (commit " OUTBOX_RELAY_COMMIT ")\nlibrdkafka " +
+         outbox::LibrdkafkaVersion() + "\nlibpq " + outbox::LibpqVersion();
+}
 
 // Adds the dead-letter filters to a subcommand; --older-than is parsed later.
 void AddFilters(CLI::App* command, DeadLettersRequest& request, std::string& older_than) {
@@ -20,28 +34,105 @@ void AddFilters(CLI::App* command, DeadLettersRequest& request, std::string& old
                       "only dead-lettered longer ago than this, e.g. 90s, 15m, 2h, 7d");
 }
 
+std::string HelpHint(const std::string& path) {
+  return "  (outbox-relay " + (path.empty() ? "" : path + " ") + "--help)\n";
+}
+
+// Edit distance, for "did you mean".
+size_t Distance(const std::string& a, const std::string& b) {
+  std::vector<size_t> row(b.size() + 1);
+  for (size_t j = 0; j <= b.size(); ++j) row[j] = j;
+  for (size_t i = 1; i <= a.size(); ++i) {
+    size_t diagonal = row[0];
+    row[0] = i;
+    for (size_t j = 1; j <= b.size(); ++j) {
+      const size_t above = row[j];
+      row[j] = std::min({row[j] + 1, row[j - 1] + 1, diagonal + (a[i - 1] == b[j - 1] ? 0 : 1)});
+      diagonal = above;
+    }
+  }
+  return row[b.size()];
+}
+
+// CLI11 answers an unknown command with "A subcommand is required"; this
+// walks argv's command words first and names the problem. Returns false
+// (having said why) if they do not name a command. `path` gets the words
+// that did, e.g. "dead-letters list".
+bool NamesACommand(CLI::App& cli, int argc, char** argv, std::string* path) {
+  CLI::App* at = &cli;
+  for (int i = 1; i < argc && !at->get_subcommands({}).empty(); ++i) {
+    const std::string word = argv[i];
+    if (word.rfind('-', 0) == 0) continue;  // --help, --version
+    CLI::App* next = nullptr;
+    std::string names, closest;
+    for (CLI::App* sub : at->get_subcommands({})) {
+      if (sub->get_name() == word) next = sub;
+      names += (names.empty() ? "" : ", ") + sub->get_name();
+      if (Distance(word, sub->get_name()) <= 2) closest = sub->get_name();
+    }
+    if (next == nullptr) {
+      std::cerr << "outbox-relay" << (path->empty() ? "" : " " + *path) << ": unknown command \""
+                << word << "\"" << (closest.empty() ? "" : "; did you mean \"" + closest + "\"?")
+                << "\n  commands: " << names << '\n'
+                << HelpHint(*path);
+      return false;
+    }
+    *path += (path->empty() ? "" : " ") + word;
+    at = next;
+  }
+  if (at != &cli && !at->get_subcommands({}).empty()) {
+    std::string names;
+    for (CLI::App* sub : at->get_subcommands({})) {
+      names += (names.empty() ? "" : ", ") + sub->get_name();
+    }
+    std::cerr << "outbox-relay " << *path << ": give a command: " << names << '\n';
+    return false;
+  }
+  return true;
+}
+
+// --config, else $OUTBOX_RELAY_CONFIG, else the default path; empty (having
+// said why) if that default does not exist.
+std::string ResolveConfigPath(const std::string& flag) {
+  if (!flag.empty()) return flag;
+  if (const char* env = std::getenv(kConfigVariable); env != nullptr && *env != '\0') return env;
+  if (!std::filesystem::exists(kDefaultConfigPath)) {
+    std::cerr << "outbox-relay: no config: give --config FILE, set " << kConfigVariable
+              << ", or write " << kDefaultConfigPath << '\n';
+    return "";
+  }
+  return kDefaultConfigPath;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
   CLI::App cli{"outbox-relay: publishes committed PostgreSQL outbox rows to Kafka"};
   cli.require_subcommand(1);
-  cli.set_version_flag("--version", "outbox-relay " OUTBOX_RELAY_VERSION);
+  cli.set_version_flag("--version", VersionText());
 
-  std::string config_path;
+  std::string config_flag;
   auto add = [&](CLI::App* parent, const char* name, const char* help) {
     CLI::App* command = parent->add_subcommand(name, help);
-    command->add_option("-c,--config", config_path, "YAML config file")->required();
+    command->add_option("-c,--config", config_flag,
+                        std::string("YAML config file (default: $") + kConfigVariable + ", then " +
+                            kDefaultConfigPath + ")");
     return command;
   };
-  CLI::App* run = add(&cli, "run", "run the relay until SIGTERM/SIGINT");
+  CLI::App* run = add(&cli, "run", "run the relay until SIGTERM/SIGINT (SIGHUP reloads log.*)");
   CLI::App* check =
       add(&cli, "check-config", "validate the config and print it with secrets redacted");
   CLI::App* migrate = add(&cli, "migrate", "apply the schema/ files the database lacks");
   bool json = false;
   CLI::App* status = add(&cli, "status",
                          "pending rows, oldest age, dead letters by reason, blocked keys, "
-                         "which relay publishes");
-  status->add_flag("--json", json, "print JSON");
+                         "which relay publishes; exits 3 when an operator is needed");
+  status->add_flag("--json", json, "print JSON (ages in exact seconds)");
+  bool ready = false;
+  CLI::App* health = add(&cli, "health",
+                         "ask the running relay's /healthz on metrics.listen (a container "
+                         "health check); exits 0 if it answers 200");
+  health->add_flag("--ready", ready, "ask /readyz instead");
 
   CLI::App* dead_letters =
       cli.add_subcommand("dead-letters", "inspect and act on rows that could not be delivered");
@@ -50,32 +141,45 @@ int main(int argc, char** argv) {
   std::string older_than;
   CLI::App* list = add(dead_letters, "list", "list dead letters (oldest id first)");
   AddFilters(list, request, older_than);
-  list->add_option("--limit", request.limit, "at most this many rows")->check(CLI::PositiveNumber);
+  list->add_option("--limit", request.limit, "at most this many rows (default 100)")
+      ->check(CLI::PositiveNumber);
   list->add_flag("--json", request.json, "print JSON");
-  CLI::App* show = add(dead_letters, "show", "show one dead letter with its payload");
-  show->add_option("id", request.id, "the dead letter's id (= outbox-id)")->required();
+  CLI::App* show = add(dead_letters, "show", "show dead letters with their payloads");
+  show->add_option("ids", request.filter.ids, "dead letter ids (= outbox-id)")->required();
   show->add_flag("--json", request.json, "print JSON");
   CLI::App* requeue = add(dead_letters, "requeue",
                           "move dead letters back into the outbox (same ids, so the same "
                           "outbox-id header)");
   CLI::App* purge = add(dead_letters, "purge", "delete dead letters for good");
   for (CLI::App* change : {requeue, purge}) {
+    change->add_option("ids", request.filter.ids, "only these ids");
     AddFilters(change, request, older_than);
     change->add_flag("--dry-run", request.dry_run, "only print which ids would be affected");
     change->add_flag("--all", request.all, "act on every dead letter (no filter)");
   }
+  purge->add_flag("--yes", request.yes, "do not ask before --all on a terminal");
 
+  std::string command_path;
+  if (!NamesACommand(cli, argc, argv, &command_path)) return outbox::kExitUsage;
   try {
     cli.parse(argc, argv);
+  } catch (const CLI::CallForHelp& e) {
+    return cli.exit(e);
+  } catch (const CLI::CallForVersion& e) {
+    return cli.exit(e);
   } catch (const CLI::ParseError& e) {
-    const int code = cli.exit(e);
-    // --help and --version are successes; anything else is a usage error.
-    return code == 0 ? 0 : outbox::kExitUsage;
+    std::cerr << "outbox-relay" << (command_path.empty() ? "" : " " + command_path) << ": "
+              << e.what() << '\n'
+              << HelpHint(command_path);
+    return outbox::kExitUsage;
   }
+  const std::string config_path = ResolveConfigPath(config_flag);
+  if (config_path.empty()) return outbox::kExitBadConfig;
   if (*run) return outbox::RunCommand(config_path);
   if (*check) return outbox::CheckConfigCommand(config_path);
   if (*migrate) return outbox::MigrateCommand(config_path);
   if (*status) return outbox::StatusCommand(config_path, json);
+  if (*health) return outbox::HealthCommand(config_path, ready);
   if (!older_than.empty()) {
     request.filter.older_than = outbox::ParseDuration(older_than);
     if (!request.filter.older_than) {

@@ -46,7 +46,7 @@ relay="$bin_dir/outbox-relay"
 "$relay" --version | grep -q '^outbox-relay [0-9]' || fail "--version"
 set +e
 "$relay" >/dev/null 2>&1; [[ $? == 2 ]] || fail "no subcommand must exit 2"
-"$relay" run >/dev/null 2>&1; [[ $? == 2 ]] || fail "missing --config must exit 2"
+"$relay" bogus >/dev/null 2>&1; [[ $? == 2 ]] || fail "an unknown command must exit 2"
 cat >"$work/bad.yaml" <<'YAML'
 postgres: { dsn: "x" }
 kafka:

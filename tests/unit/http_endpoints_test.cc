@@ -72,6 +72,7 @@ class HttpEndpointsTest : public ::testing::Test {
   void SetUp() override {
     metrics.OnHeartbeat();
     metrics.OnStoreResult(true);
+    metrics.OnKafkaStats(0, 0, 1, {});
     Result<std::unique_ptr<HttpEndpoints>> started =
         HttpEndpoints::Start("127.0.0.1:0", metrics, 60s);
     ASSERT_TRUE(started.ok()) << started.status().message();
@@ -93,6 +94,27 @@ TEST_F(HttpEndpointsTest, ServesTheProbesAndMetricsAndClosesEachConnection) {
   const std::string head = Exchange(port, "HEAD /healthz HTTP/1.1\r\n\r\n");
   EXPECT_EQ(head.rfind("HTTP/1.1 200 OK\r\n", 0), 0u) << head;
   EXPECT_EQ(head.find("alive"), std::string::npos) << head;
+}
+
+// The relay sends nothing while idle, so readiness follows what the
+// producer's statistics say about the brokers.
+TEST_F(HttpEndpointsTest, ReadinessFollowsTheBrokersAlsoWhileIdle) {
+  metrics.OnKafkaStats(0, 0, 0, {});
+  const std::string down = Get(port, "/readyz");
+  EXPECT_EQ(down.rfind("HTTP/1.1 503", 0), 0u) << down;
+  EXPECT_NE(down.find("\"kafka\":\"unreachable\""), std::string::npos) << down;
+  metrics.OnKafkaStats(0, 0, 2, {});
+  EXPECT_EQ(Get(port, "/readyz").rfind("HTTP/1.1 200", 0), 0u);
+}
+
+TEST(HttpEndpointsFreshRelay, IsNotReadyBeforeItHasHeardFromTheBrokers) {
+  RelayMetrics fresh{"test"};
+  fresh.OnStoreResult(true);
+  Result<std::unique_ptr<HttpEndpoints>> started = HttpEndpoints::Start("127.0.0.1:0", fresh, 60s);
+  ASSERT_TRUE(started.ok()) << started.status().message();
+  const std::string body = Get((*started)->port(), "/readyz");
+  EXPECT_EQ(body.rfind("HTTP/1.1 503", 0), 0u) << body;
+  EXPECT_NE(body.find("\"kafka\":\"not yet known\""), std::string::npos) << body;
 }
 
 TEST_F(HttpEndpointsTest, AnswersMalformedAndHugeRequestsWithAnErrorNotASilentHang) {

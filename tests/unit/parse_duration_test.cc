@@ -31,5 +31,15 @@ TEST(ParseDuration, RejectsDurationsPastAHundredYearsInsteadOfOverflowing) {
   EXPECT_EQ(ParseDuration("36500d"), seconds(36500LL * 86400));
 }
 
+// `status` prints ages for people; --json keeps the exact seconds.
+TEST(FormatDuration, PrintsAgesAnOperatorReadsAtAGlance) {
+  EXPECT_EQ(FormatDuration(0.42), "0.4s");
+  EXPECT_EQ(FormatDuration(42.7), "42s");
+  EXPECT_EQ(FormatDuration(245), "4m05s");
+  EXPECT_EQ(FormatDuration(2 * 3600 + 13 * 60 + 59), "2h13m");
+  EXPECT_EQ(FormatDuration(3 * 86400 + 4 * 3600 + 1), "3d04h");
+  EXPECT_EQ(FormatDuration(-5), "0.0s");  // clocks that disagree
+}
+
 }  // namespace
 }  // namespace outbox

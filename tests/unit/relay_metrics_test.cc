@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include "metrics/process_metrics.h"
+
 namespace outbox {
 namespace {
 
@@ -92,7 +94,78 @@ TEST(RelayMetrics, CountsErrorsByReasonAndTracksHealth) {
   EXPECT_TRUE(Contains(text, "outbox_relay_postgres_up 1"));
   EXPECT_TRUE(Contains(text, "outbox_relay_kafka_up 0"));
   EXPECT_TRUE(metrics.postgres_ok());
-  EXPECT_FALSE(metrics.kafka_ok());
+  EXPECT_EQ(metrics.kafka_health(), KafkaHealth::kDown);
+}
+
+// A counter that first appears at 1 has no increase() in Prometheus: every
+// known label value must be there, at 0, in the first scrape.
+TEST(RelayMetrics, ExportsEveryKnownLabelValueAtZeroFromTheStart) {
+  RelayMetrics metrics("x");
+  KnownLabels labels;
+  labels.topics = {"orders", "payments"};
+  labels.publish_error_reasons = {"msg_timed_out", "not_reported"};
+  labels.dead_letter_reasons = {"invalid_headers", "msg_size_too_large"};
+  labels.retry_reasons = {"topic_authorization_failed"};
+  metrics.Prime(labels);
+
+  const std::string text = metrics.Scrape();
+  for (const char* series : {
+           "outbox_relay_messages_published_total{topic=\"orders\"} 0",
+           "outbox_relay_messages_published_total{topic=\"payments\"} 0",
+           "outbox_relay_publish_errors_total{reason=\"msg_timed_out\"} 0",
+           "outbox_relay_publish_errors_total{reason=\"not_reported\"} 0",
+           "outbox_relay_dead_lettered_total{reason=\"invalid_headers\"} 0",
+           "outbox_relay_dead_lettered_total{reason=\"msg_size_too_large\"} 0",
+           "outbox_relay_retries_total{reason=\"topic_authorization_failed\"} 0",
+           "outbox_relay_shard_handovers_total{event=\"lost\"} 0",
+       }) {
+    EXPECT_TRUE(Contains(text, series)) << series << "\n" << text;
+  }
+  // The primed counter is the one that counts.
+  metrics.OnDelivered(Message(1, "orders"), {DeliveryKind::kDelivered, "", ""});
+  EXPECT_TRUE(
+      Contains(metrics.Scrape(), "outbox_relay_messages_published_total{topic=\"orders\"} 1"));
+}
+
+TEST(RelayMetrics, KafkaIsUnknownUntilABrokerReportAndDownWhenStatisticsSeeNoBroker) {
+  RelayMetrics metrics("x");
+  EXPECT_EQ(metrics.kafka_health(), KafkaHealth::kUnknown);
+  EXPECT_TRUE(Contains(metrics.Scrape(), "outbox_relay_kafka_up 0"));
+  metrics.OnKafkaStats(0, 0, 1, {});
+  EXPECT_EQ(metrics.kafka_health(), KafkaHealth::kUp);
+  EXPECT_TRUE(Contains(metrics.Scrape(), "outbox_relay_kafka_up 1"));
+  // Idle: no batch fails, but the statistics see every broker gone.
+  metrics.OnKafkaStats(0, 0, 0, {});
+  EXPECT_EQ(metrics.kafka_health(), KafkaHealth::kDown);
+  EXPECT_TRUE(Contains(metrics.Scrape(), "outbox_relay_kafka_up 0"));
+  metrics.OnSinkResult(true);
+  EXPECT_EQ(metrics.kafka_health(), KafkaHealth::kUp);
+}
+
+TEST(RelayMetrics, ExportsTheStandardProcessMetrics) {
+  const std::string text = RelayMetrics("x").Scrape();
+  for (const char* family : {"process_cpu_seconds_total ", "process_resident_memory_bytes ",
+                             "process_virtual_memory_bytes ", "process_start_time_seconds ",
+                             "process_open_fds ", "process_max_fds "}) {
+    EXPECT_TRUE(Contains(text, std::string("\n") + family)) << family << "\n" << text;
+  }
+  EXPECT_TRUE(Contains(text, "# TYPE process_cpu_seconds_total counter"));
+}
+
+TEST(ProcessMetrics, ParsesProcStatWhoseCommandHoldsSpacesAndParentheses) {
+  // Fields as the kernel writes them: utime 250 and stime 50 ticks, started
+  // 1000 ticks after boot, 64 MiB virtual, 1000 pages resident.
+  const std::string line =
+      "4242 (outbox relay (x)) S 1 4242 4242 0 -1 4194560 500 0 0 0 250 50 0 0 20 0 5 0 1000 "
+      "67108864 1000 18446744073709551615 1 1 0 0 0 0 0 0 0 0 0 0 17 1 0 0 0 0 0";
+  ProcStat stat;
+  ASSERT_TRUE(ParseProcStat(line, 100, 4096, &stat));
+  EXPECT_DOUBLE_EQ(stat.cpu_seconds, 3.0);
+  EXPECT_DOUBLE_EQ(stat.start_seconds_after_boot, 10.0);
+  EXPECT_DOUBLE_EQ(stat.virtual_bytes, 67108864.0);
+  EXPECT_DOUBLE_EQ(stat.resident_bytes, 4096000.0);
+  EXPECT_FALSE(ParseProcStat("4242 (short) S 1 2", 100, 4096, &stat));
+  EXPECT_FALSE(ParseProcStat("no parenthesis", 100, 4096, &stat));
 }
 
 TEST(RelayMetrics, CountsDeadLettersRetriesAndBlockedKeys) {

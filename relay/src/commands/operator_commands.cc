@@ -1,5 +1,7 @@
 #include "commands/operator_commands.h"
 
+#include <unistd.h>
+
 #include <charconv>
 #include <cstdio>
 #include <iostream>
@@ -9,6 +11,7 @@
 #include "common/secrets.h"
 #include "common/shard_list.h"
 #include "common/text.h"
+#include "metrics/http_probe.h"
 #include "outbox/network_timeouts.h"
 
 namespace outbox {
@@ -117,13 +120,40 @@ std::string JoinIds(const std::vector<int64_t>& ids) {
   return out;
 }
 
-int Change(const OutboxAdmin& admin, const DeadLettersRequest& request) {
+// On a terminal, `purge --all` asks first; it then purges exactly the ids it
+// named, not rows dead-lettered while the operator read the question.
+// False if the operator declined (or stdin ended).
+bool ConfirmPurgeAll(const OutboxAdmin& admin, DeadLettersRequest& request, int* exit_code) {
+  Result<std::vector<int64_t>> ids = admin.PurgeDeadLetters(request.filter, /*dry_run=*/true);
+  if (!ids.ok()) {
+    *exit_code = Fail(ids.status());
+    return false;
+  }
+  if (ids->empty()) return true;
+  std::cerr << "purge all " << ids->size() << " dead letter" << (ids->size() == 1 ? "" : "s")
+            << " (" << JoinIds(*ids) << ") for good? Type yes to go on: " << std::flush;
+  std::string answer;
+  if (!std::getline(std::cin, answer) || answer != "yes") {
+    std::cerr << "nothing purged\n";
+    *exit_code = kExitFailure;
+    return false;
+  }
+  request.filter.ids = std::move(*ids);
+  return true;
+}
+
+int Change(const OutboxAdmin& admin, DeadLettersRequest request) {
   if (request.filter.empty() && !request.all) {
-    std::cerr << "outbox-relay: give a filter (--topic, --key, --reason, --id-from, --id-to, "
-                 "--older-than) or --all\n";
+    std::cerr << "outbox-relay: give ids, a filter (--topic, --key, --reason, --id-from, "
+                 "--id-to, --older-than) or --all\n";
     return kExitUsage;
   }
   const bool requeue = request.action == DeadLettersRequest::Action::kRequeue;
+  if (!requeue && request.filter.empty() && !request.dry_run && !request.yes &&
+      isatty(STDIN_FILENO) && isatty(STDERR_FILENO)) {
+    int exit_code = kExitOk;
+    if (!ConfirmPurgeAll(admin, request, &exit_code)) return exit_code;
+  }
   Result<std::vector<int64_t>> ids = requeue
                                          ? admin.RequeueDeadLetters(request.filter, request.dry_run)
                                          : admin.PurgeDeadLetters(request.filter, request.dry_run);
@@ -151,6 +181,26 @@ json Instances(const OutboxStatus& s) {
 
 }  // namespace
 
+std::string FormatDuration(double seconds) {
+  if (!(seconds >= 0)) seconds = 0;
+  char buf[32];
+  if (seconds < 10) {
+    std::snprintf(buf, sizeof buf, "%.1fs", seconds);
+    return buf;
+  }
+  const auto whole = static_cast<long long>(seconds);
+  if (whole < 60) {
+    std::snprintf(buf, sizeof buf, "%llds", whole);
+  } else if (whole < 3600) {
+    std::snprintf(buf, sizeof buf, "%lldm%02llds", whole / 60, whole % 60);
+  } else if (whole < 86400) {
+    std::snprintf(buf, sizeof buf, "%lldh%02lldm", whole / 3600, whole % 3600 / 60);
+  } else {
+    std::snprintf(buf, sizeof buf, "%lldd%02lldh", whole / 86400, whole % 86400 / 3600);
+  }
+  return buf;
+}
+
 std::optional<std::chrono::seconds> ParseDuration(std::string_view text) {
   int64_t value = 0;
   const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
@@ -174,6 +224,23 @@ std::optional<std::chrono::seconds> ParseDuration(std::string_view text) {
   return std::chrono::seconds(value * unit_seconds);
 }
 
+// What an operator must act on, one sentence each; empty when nothing.
+std::vector<std::string> NeedsOperator(const OutboxStatus& s, int64_t dead_letters) {
+  std::vector<std::string> out;
+  if (dead_letters > 0) {
+    out.push_back(std::to_string(dead_letters) +
+                  " dead letters (outbox-relay dead-letters list; requeue or purge them)");
+  }
+  if (s.blocked_keys > 0) {
+    out.push_back(std::to_string(s.blocked_keys) + " keys blocked behind a dead letter");
+  }
+  if (!s.unowned_shards.empty()) {
+    out.push_back("shards " + ShardList(s.unowned_shards) +
+                  " have no live relay: their rows are not published");
+  }
+  return out;
+}
+
 int StatusCommand(const std::string& config_path, bool as_json) {
   std::optional<OutboxAdmin> admin = AdminFor(config_path);
   if (!admin) return kExitBadConfig;
@@ -182,6 +249,8 @@ int StatusCommand(const std::string& config_path, bool as_json) {
   const OutboxStatus& s = *status;
   int64_t dead_letters = 0;
   for (const auto& [reason, count] : s.dead_letters_by_reason) dead_letters += count;
+  const std::vector<std::string> attention = NeedsOperator(s, dead_letters);
+  const int exit_code = attention.empty() ? kExitOk : kExitNeedsOperator;
   if (as_json) {
     json by_reason = json::object();
     for (const auto& [reason, count] : s.dead_letters_by_reason) by_reason[reason] = count;
@@ -199,20 +268,21 @@ int StatusCommand(const std::string& config_path, bool as_json) {
         {"blocked_key_examples", s.blocked_key_examples},
         {"instances", Instances(s)},
         {"shards", s.shard_count},
-        {"unowned_shards", s.unowned_shards}};
+        {"unowned_shards", s.unowned_shards},
+        {"needs_operator", attention}};
     std::cout << out.dump(2, ' ', false, json::error_handler_t::replace) << '\n';
-    return kExitOk;
+    return exit_code;
   }
   const Backlog& b = s.backlog;
   std::printf("pending:       %s%lld", b.pending_is_estimate ? "about " : "",
               static_cast<long long>(b.pending));
   if (b.oldest_pending_age_seconds) {
-    std::printf(" (oldest %.1f s old)", *b.oldest_pending_age_seconds);
+    std::printf(" (oldest %s old)", FormatDuration(*b.oldest_pending_age_seconds).c_str());
   }
   std::printf("\nwaiting retry: %lld\n", static_cast<long long>(s.waiting_for_retry));
   if (b.oldest_open_transaction_age_seconds) {
-    std::printf("oldest open write transaction: %.1f s (its rows are not visible yet)\n",
-                *b.oldest_open_transaction_age_seconds);
+    std::printf("oldest open write transaction: %s (its rows are not visible yet)\n",
+                FormatDuration(*b.oldest_open_transaction_age_seconds).c_str());
   }
   std::printf("dead letters:  %lld", static_cast<long long>(dead_letters));
   for (const auto& [reason, count] : s.dead_letters_by_reason) {
@@ -235,7 +305,27 @@ int StatusCommand(const std::string& config_path, bool as_json) {
     std::printf("  %-40s %-5s since %s  shards: %s\n", i.id.c_str(), i.alive ? "live" : "gone",
                 i.started_at.c_str(), i.shards.empty() ? "none" : ShardList(i.shards).c_str());
   }
-  return kExitOk;
+  if (attention.empty()) {
+    std::printf("needs an operator: no\n");
+  } else {
+    std::printf("needs an operator (exit %d):\n", kExitNeedsOperator);
+    for (const std::string& line : attention) std::printf("  - %s\n", line.c_str());
+  }
+  return exit_code;
+}
+
+int HealthCommand(const std::string& config_path, bool ready) {
+  std::optional<Config> config = LoadValidConfig(config_path);
+  if (!config) return kExitBadConfig;
+  if (config->metrics.listen.empty()) {
+    std::cerr << "outbox-relay: metrics.listen is empty, so the relay serves no probes\n";
+    return kExitBadConfig;
+  }
+  Result<ProbeAnswer> answer =
+      ProbeRelay(config->metrics.listen, ready ? "/readyz" : "/healthz", std::chrono::seconds(3));
+  if (!answer.ok()) return Fail(answer.status());
+  std::cout << answer->body;
+  return answer->status == 200 ? kExitOk : kExitFailure;
 }
 
 int DeadLettersCommand(const std::string& config_path, const DeadLettersRequest& request) {
@@ -243,31 +333,49 @@ int DeadLettersCommand(const std::string& config_path, const DeadLettersRequest&
   if (!admin) return kExitBadConfig;
   switch (request.action) {
     case DeadLettersRequest::Action::kList: {
-      Result<std::vector<DeadLetterRow>> rows =
-          admin->ListDeadLetters(request.filter, request.limit);
-      if (!rows.ok()) return Fail(rows.status());
+      Result<DeadLetterPage> page = admin->ListDeadLetters(request.filter, request.limit);
+      if (!page.ok()) return Fail(page.status());
+      const size_t shown = page->rows.size();
       if (request.json) {
         json out = json::array();
-        for (const DeadLetterRow& d : *rows) out.push_back(ToJson(d));
+        for (const DeadLetterRow& d : page->rows) out.push_back(ToJson(d));
         std::cout << out.dump(2, ' ', false, json::error_handler_t::replace) << '\n';
       } else {
-        PrintTable(*rows);
+        PrintTable(page->rows);
+      }
+      // On stderr, so that --json stays one array; said whenever rows were
+      // left out.
+      if (static_cast<int64_t>(shown) < page->total) {
+        std::cerr << shown << " of " << page->total
+                  << " dead letters shown (oldest first); --limit N shows more\n";
+      } else if (!request.json) {
+        std::cerr << page->total << " dead letter" << (page->total == 1 ? "" : "s") << '\n';
       }
       return kExitOk;
     }
     case DeadLettersRequest::Action::kShow: {
-      Result<std::optional<DeadLetterRow>> row = admin->ShowDeadLetter(request.id);
-      if (!row.ok()) return Fail(row.status());
-      if (!row->has_value()) {
-        std::cerr << "outbox-relay: no dead letter with id " << request.id << '\n';
-        return kExitFailure;
+      json shown = json::array();
+      int exit_code = kExitOk;
+      for (size_t i = 0; i < request.filter.ids.size(); ++i) {
+        const int64_t id = request.filter.ids[i];
+        Result<std::optional<DeadLetterRow>> row = admin->ShowDeadLetter(id);
+        if (!row.ok()) return Fail(row.status());
+        if (!row->has_value()) {
+          std::cerr << "outbox-relay: no dead letter with id " << id << '\n';
+          exit_code = kExitFailure;
+        } else if (request.json) {
+          shown.push_back(ToJson(**row));
+        } else {
+          if (i > 0) std::cout << '\n';
+          PrintDetail(**row);
+        }
       }
-      if (request.json) {
-        std::cout << ToJson(**row).dump(2, ' ', false, json::error_handler_t::replace) << '\n';
-      } else {
-        PrintDetail(**row);
+      if (request.json && !(request.filter.ids.size() == 1 && shown.empty())) {
+        // One id prints its object, as before; several print an array.
+        const json& out = request.filter.ids.size() == 1 && !shown.empty() ? shown[0] : shown;
+        std::cout << out.dump(2, ' ', false, json::error_handler_t::replace) << '\n';
       }
-      return kExitOk;
+      return exit_code;
     }
     case DeadLettersRequest::Action::kRequeue:
     case DeadLettersRequest::Action::kPurge:

@@ -126,17 +126,21 @@ std::string FormatLogLine(LogFormat format, std::string_view timestamp, LogLevel
   std::string line;
   line.reserve(128);
   if (format == LogFormat::kJson) {
-    auto member = [&line](std::string_view key, std::string_view value) {
+    auto member = [&line](std::string_view key, std::string_view value, bool bare) {
       if (line.size() > 1) line.push_back(',');
       AppendJsonString(line, key);
       line.push_back(':');
-      AppendJsonString(line, value);
+      if (bare) {
+        line.append(value);
+      } else {
+        AppendJsonString(line, value);
+      }
     };
     line.push_back('{');
-    member("ts", timestamp);
-    member("level", LevelName(level));
-    member("msg", message);
-    for (const auto& [key, value] : fields) member(key, value);
+    member("ts", timestamp, false);
+    member("level", LevelName(level), false);
+    member("msg", message, false);
+    for (const LogField& field : fields) member(field.key, field.value, field.bare);
     line.push_back('}');
     return line;
   }
@@ -144,10 +148,10 @@ std::string FormatLogLine(LogFormat format, std::string_view timestamp, LogLevel
   line.append(" level=").append(LevelName(level));
   line.append(" msg=");
   AppendValue(line, message);
-  for (const auto& [key, value] : fields) {
+  for (const LogField& field : fields) {
     line.push_back(' ');
-    line.append(key).push_back('=');
-    AppendValue(line, value);
+    line.append(field.key).push_back('=');
+    AppendValue(line, field.value);
   }
   return line;
 }

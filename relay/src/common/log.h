@@ -2,9 +2,12 @@
 // message and fields for the data. Safe to call from any thread.
 #pragma once
 
+#include <cmath>
+#include <cstdio>
 #include <initializer_list>
 #include <string>
 #include <string_view>
+#include <type_traits>
 #include <utility>
 
 namespace outbox {
@@ -15,7 +18,34 @@ enum class LogFormat { kLogfmt, kJson };
 // Parses "debug", "info", "warn", "error"; returns false for anything else.
 bool ParseLogLevel(std::string_view text, LogLevel* level);
 
-using LogField = std::pair<std::string_view, std::string>;
+// One field: text, or a number (or bool) that JSON lines write unquoted.
+struct LogField {
+  LogField(std::string_view k, std::string v) : key(k), value(std::move(v)) {}
+  LogField(std::string_view k, const char* v) : key(k), value(v) {}
+  LogField(std::string_view k, std::string_view v) : key(k), value(v) {}
+  LogField(std::string_view k, bool b) : key(k), value(b ? "true" : "false"), bare(true) {}
+  template <typename Number>
+  requires std::is_arithmetic_v<Number> LogField(std::string_view k, Number n)
+      : key(k), value(FormatNumber(n)), bare(true) {}
+
+  std::string_view key;
+  std::string value;
+  bool bare = false;  // a JSON number or bool, not a string
+
+ private:
+  template <typename Number>
+  static std::string FormatNumber(Number n) {
+    if constexpr (std::is_floating_point_v<Number>) {
+      // JSON has no NaN or infinity.
+      if (!std::isfinite(n)) return "null";
+      char buf[32];
+      std::snprintf(buf, sizeof buf, "%.6g", static_cast<double>(n));
+      return buf;
+    } else {
+      return std::to_string(n);
+    }
+  }
+};
 
 void SetLogLevel(LogLevel level);
 void SetLogFormat(LogFormat format);

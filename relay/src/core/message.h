@@ -49,6 +49,15 @@ struct Rejection {
   std::string detail;  // for the operator
 };
 
+// The reasons the store gives a row it will not hand to the sink
+// (OutboxMessage::defect_reason): bad headers, or a key + payload larger than
+// the producer's message.max.bytes (the same label as the broker's own error).
+inline constexpr const char* kInvalidHeaders = "invalid_headers";
+inline constexpr const char* kReservedHeader = "reserved_header";
+inline constexpr const char* kMessageTooLarge = "msg_size_too_large";
+inline constexpr const char* kRowDefectReasons[] = {kInvalidHeaders, kReservedHeader,
+                                                    kMessageTooLarge};
+
 struct DeliveryOutcome {
   DeliveryKind kind = DeliveryKind::kNotReported;
   // Short, bounded identifier usable as a metric label, e.g.

@@ -33,7 +33,7 @@ Status RelayLoop::Run() {
   // simply sent again after the restart.
   if (!unsettled_.empty() && !Settle()) {
     LogWarn("stopping with acknowledged rows not removed; they will be sent again",
-            {{"rows", std::to_string(unsettled_.delivered.size())}});
+            {{"rows", unsettled_.delivered.size()}});
   }
   if (step == Step::kFatal) {
     return Status(StatusCode::kInternal, "the kafka producer failed fatally " +
@@ -107,7 +107,7 @@ bool RelayLoop::ReadAndSend(bool& caught_up) {
     LogWarn("reading the outbox failed; backing off",
             {{"code", StatusCodeName(rows.status().code())},
              {"error", rows.status().message()},
-             {"failures", std::to_string(loop_backoff_.failures() + 1)}});
+             {"failures", loop_backoff_.failures() + 1}});
     return false;
   }
   caught_up = rows->size() < request.max_rows;
@@ -179,7 +179,7 @@ RelayLoop::Step RelayLoop::CompleteOldest() {
   }
   if (consecutive_fatal_ >= options_.max_consecutive_fatal) {
     LogError("the kafka producer keeps failing fatally; exiting so that it starts afresh",
-             {{"batches", std::to_string(consecutive_fatal_)}});
+             {{"batches", consecutive_fatal_}});
     return Step::kFatal;
   }
   if (progress.delivered + progress.dead_lettered == 0) {
@@ -215,14 +215,14 @@ void RelayLoop::DecideOutcomes(InFlightBatch& batch, std::vector<DeliveryOutcome
     // it: send a rejected row alone before believing it is poison.
     if (outcome.kind == DeliveryKind::kRejected && rows.size() > 1 && !must_wait && alone) {
       LogInfo("the broker rejected a row sent with others; sending it alone before judging it",
-              {{"id", std::to_string(row.id)}, {"reason", outcome.reason}});
+              {{"id", row.id}, {"reason", outcome.reason}});
       const auto resent = SteadyClock::now();
       outcome = sink_.Publish(std::span(&row, 1), [&] { return ShouldGiveUp(resent); }).front();
     }
     if (outcome.kind == DeliveryKind::kDelivered) {
       if (row.key && undelivered_keys.count(*row.key) > 0) {
         LogWarn("a row was delivered after an earlier row of its key failed; order broken",
-                {{"id", std::to_string(row.id)}, {"key", Abbreviated(*row.key)}});
+                {{"id", row.id}, {"key", Abbreviated(*row.key)}});
       }
       unsettled_.delivered.push_back(row.id);
       observer_.OnDelivered(row, outcome);
@@ -258,8 +258,8 @@ void RelayLoop::DecideOutcomes(InFlightBatch& batch, std::vector<DeliveryOutcome
     });
     LogWarn(outage ? "nothing in the batch was delivered; backing off"
                    : "some messages were not delivered",
-            {{"failed", std::to_string(failed)},
-             {"batch", std::to_string(rows.size())},
+            {{"failed", failed},
+             {"batch", rows.size()},
              {"kind", DeliveryKindName(first->kind)},
              {"reason", first->reason},
              {"error", first->detail}});
@@ -282,7 +282,7 @@ void RelayLoop::RecordWakeup(bool new_rows) {
     LogWarn(
         "new rows keep arriving without a notification; polling instead (is a "
         "transaction-pooling PgBouncer between the relay and the database?)",
-        {{"polls", std::to_string(IdleWaits::kUnannouncedLimit)}});
+        {{"polls", IdleWaits::kUnannouncedLimit}});
   } else if (change == IdleWaits::Change::kNotificationsBack) {
     LogInfo("notifications of new rows are arriving again");
   }
@@ -300,7 +300,7 @@ void RelayLoop::DeadLetterRow(const OutboxMessage& row, const std::string& reaso
   ++progress.dead_lettered;
   LogWarn(blocks_key ? "row moved to the dead-letter table; later rows of its key wait"
                      : "row moved to the dead-letter table",
-          {{"id", std::to_string(row.id)},
+          {{"id", row.id},
            {"topic", Abbreviated(row.topic)},
            {"key", Abbreviated(KeyOf(row))},
            {"reason", reason},
@@ -327,8 +327,8 @@ bool RelayLoop::Settle() {
   observer_.OnStoreResult(status.ok());
   if (!status.ok()) {
     LogWarn("writing back the batch's outcome failed; will retry before reading more",
-            {{"delivered", std::to_string(unsettled_.delivered.size())},
-             {"dead_letters", std::to_string(unsettled_.dead_letters.size())},
+            {{"delivered", unsettled_.delivered.size()},
+             {"dead_letters", unsettled_.dead_letters.size()},
              {"code", StatusCodeName(status.code())},
              {"error", status.message()}});
     return false;

@@ -18,11 +18,17 @@ Result<std::unique_ptr<HttpEndpoints>> HttpEndpoints::Start(
         {"seconds_since_loop_heartbeat", std::chrono::duration<double>(silent).count()}};
     return HttpResponse{alive ? 200 : 503, "application/json", body.dump() + "\n"};
   };
+  // Ready when the relay knows it can reach both: an idle relay learns about
+  // its brokers from the producer's statistics (statistics.interval.ms).
   handlers["/readyz"] = [&metrics] {
-    const bool ready = metrics.postgres_ok() && metrics.kafka_ok();
+    const KafkaHealth kafka = metrics.kafka_health();
+    const bool ready = metrics.postgres_ok() && kafka == KafkaHealth::kUp;
+    const char* kafka_state = kafka == KafkaHealth::kUp     ? "ok"
+                              : kafka == KafkaHealth::kDown ? "unreachable"
+                                                            : "not yet known";
     const nlohmann::json body = {{"ready", ready},
                                  {"postgres", metrics.postgres_ok() ? "ok" : "unreachable"},
-                                 {"kafka", metrics.kafka_ok() ? "ok" : "no acks"}};
+                                 {"kafka", kafka_state}};
     return HttpResponse{ready ? 200 : 503, "application/json", body.dump() + "\n"};
   };
   Result<std::unique_ptr<HttpServer>> server = HttpServer::Start(listen, std::move(handlers));

@@ -66,18 +66,9 @@ HttpResponse Plain(int status, std::string body) {
 
 void SetNonBlocking(int fd) { fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK); }
 
-std::pair<std::string, std::string> SplitHostPort(const std::string& listen) {
-  const size_t colon = listen.rfind(':');
-  std::string host = listen.substr(0, colon);
-  if (host.size() >= 2 && host.front() == '[' && host.back() == ']') {
-    host = host.substr(1, host.size() - 2);
-  }
-  return {host, listen.substr(colon + 1)};
-}
-
 // A listening socket on host:port, or -1 with `error` set.
 int Listen(const std::string& listen, std::string* error) {
-  auto [host, port] = SplitHostPort(listen);
+  auto [host, port] = SplitListenAddress(listen);
   addrinfo hints{};
   hints.ai_family = AF_UNSPEC;
   hints.ai_socktype = SOCK_STREAM;
@@ -116,6 +107,15 @@ int BoundPort(int fd) {
 }
 
 }  // namespace
+
+std::pair<std::string, std::string> SplitListenAddress(const std::string& listen) {
+  const size_t colon = listen.rfind(':');
+  std::string host = listen.substr(0, colon);
+  if (host.size() >= 2 && host.front() == '[' && host.back() == ']') {
+    host = host.substr(1, host.size() - 2);
+  }
+  return {host, listen.substr(colon + 1)};
+}
 
 Result<std::unique_ptr<HttpServer>> HttpServer::Start(const std::string& listen,
                                                       std::map<std::string, Handler> handlers,

@@ -20,10 +20,14 @@
 #include <memory>
 #include <string>
 #include <thread>
+#include <utility>
 
 #include "common/status.h"
 
 namespace outbox {
+
+// "host:port", "[v6]:port" or ":port" -> host (empty = any) and port.
+std::pair<std::string, std::string> SplitListenAddress(const std::string& listen);
 
 struct HttpResponse {
   int status = 200;

@@ -4,6 +4,8 @@
 
 #include <chrono>
 
+#include "metrics/process_metrics.h"
+
 namespace outbox {
 namespace {
 
@@ -87,7 +89,10 @@ RelayMetrics::RelayMetrics(const std::string& version, Now now)
                        .Add({})),
       kafka_up_(prometheus::BuildGauge()
                     .Name("outbox_relay_kafka_up")
-                    .Help("1 unless the last batch got no acknowledgement at all.")
+                    .Help("1 while the relay knows a broker is reachable: the producer's "
+                          "statistics report a connected broker, or the last batch got an "
+                          "acknowledgement; 0 when neither, and until the first report "
+                          "after start.")
                     .Register(*registry_)
                     .Add({})),
       last_success_(prometheus::BuildGauge()
@@ -175,9 +180,34 @@ RelayMetrics::RelayMetrics(const std::string& version, Now now)
       .Register(*registry_)
       .Add({{"version", version}})
       .Set(1);
-  kafka_up_.Set(1);
+  for (const char* event : {"acquired", "released", "lost"}) handovers_.Add({{"event", event}});
   OnHeartbeat();
 }
+
+void RelayMetrics::Prime(const KnownLabels& labels) {
+  for (const std::string& topic : labels.topics) PublishedCounter(topic);
+  for (const std::string& reason : labels.publish_error_reasons) {
+    publish_errors_.Add({{"reason", reason}});
+  }
+  for (const std::string& reason : labels.dead_letter_reasons) {
+    dead_lettered_.Add({{"reason", reason}});
+  }
+  for (const std::string& reason : labels.retry_reasons) retries_.Add({{"reason", reason}});
+}
+
+prometheus::Counter& RelayMetrics::PublishedCounter(const std::string& topic) {
+  std::lock_guard lock(counters_mutex_);
+  auto& slot = published_by_topic_[topic];
+  if (slot == nullptr) slot = &published_.Add({{"topic", topic}});
+  return *slot;
+}
+
+void RelayMetrics::SetKafkaHealth(KafkaHealth health) {
+  kafka_health_ = health;
+  kafka_up_.Set(health == KafkaHealth::kUp ? 1 : 0);
+}
+
+void RelayMetrics::OnKafkaReachable() { SetKafkaHealth(KafkaHealth::kUp); }
 
 void RelayMetrics::OnInFlight(size_t rows) { in_flight_.Set(static_cast<double>(rows)); }
 
@@ -191,6 +221,9 @@ void RelayMetrics::OnKafkaStats(int64_t queued_messages, int64_t queued_bytes, i
   kafka_queue_messages_.Set(static_cast<double>(queued_messages));
   kafka_queue_bytes_.Set(static_cast<double>(queued_bytes));
   kafka_brokers_up_.Set(brokers_up);
+  // An idle relay sends nothing, so only the statistics can tell it that
+  // every broker went away.
+  SetKafkaHealth(brokers_up > 0 ? KafkaHealth::kUp : KafkaHealth::kDown);
   for (const auto& [broker, rtt] : rtt_seconds_by_broker) {
     kafka_broker_rtt_.Add({{"broker", std::to_string(broker)}}).Set(rtt);
   }
@@ -218,21 +251,15 @@ double RelayMetrics::AgeNow(const std::optional<ObservedAge>& age,
 }
 
 void RelayMetrics::OnDelivered(const OutboxMessage& message, const DeliveryOutcome& outcome) {
-  prometheus::Counter* counter;
-  {
-    std::lock_guard lock(counters_mutex_);
-    auto& slot = published_by_topic_[message.topic];
-    if (slot == nullptr) slot = &published_.Add({{"topic", message.topic}});
-    counter = slot;
-  }
-  counter->Increment();
+  PublishedCounter(message.topic).Increment();
   const double since_read =
       std::chrono::duration<double>(outcome.reported_at - message.read_at).count();
   delivery_latency_.Observe(message.age_at_read_seconds + std::max(since_read, 0.0));
 }
 
 void RelayMetrics::OnNotDelivered(const OutboxMessage&, const DeliveryOutcome& outcome) {
-  publish_errors_.Add({{"reason", outcome.reason.empty() ? "unknown" : outcome.reason}})
+  publish_errors_
+      .Add({{"reason", outcome.reason.empty() ? DeliveryKindName(outcome.kind) : outcome.reason}})
       .Increment();
 }
 
@@ -268,8 +295,7 @@ void RelayMetrics::OnStoreResult(bool ok) {
 }
 
 void RelayMetrics::OnSinkResult(bool any_delivered) {
-  kafka_ok_ = any_delivered;
-  kafka_up_.Set(any_delivered ? 1 : 0);
+  SetKafkaHealth(any_delivered ? KafkaHealth::kUp : KafkaHealth::kDown);
   if (any_delivered) last_success_.Set(UnixSeconds());
 }
 
@@ -286,7 +312,11 @@ std::string RelayMetrics::Scrape() {
     oldest_pending_age_.Set(AgeNow(oldest_pending_, now));
     oldest_open_transaction_age_.Set(AgeNow(oldest_open_transaction_, now));
   }
-  return prometheus::TextSerializer().Serialize(registry_->Collect());
+  std::vector<prometheus::MetricFamily> families = registry_->Collect();
+  for (prometheus::MetricFamily& family : CollectProcessMetrics()) {
+    families.push_back(std::move(family));
+  }
+  return prometheus::TextSerializer().Serialize(families);
 }
 
 }  // namespace outbox

@@ -15,6 +15,7 @@
 #include <optional>
 #include <string>
 #include <unordered_map>
+#include <vector>
 
 #include "core/backlog.h"
 #include "core/lease_report.h"
@@ -22,12 +23,31 @@
 
 namespace outbox {
 
+// Label values known before their first event: their counters are exported
+// at 0 from the start, so that increase() sees the first event after a
+// restart (a series that appears at 1 has no increase).
+struct KnownLabels {
+  std::vector<std::string> topics;  // kafka.topics
+  std::vector<std::string> publish_error_reasons;
+  std::vector<std::string> dead_letter_reasons;
+  std::vector<std::string> retry_reasons;
+};
+
+// What the relay knows about its brokers.
+enum class KafkaHealth {
+  kUnknown,  // no broker report yet (just started)
+  kUp,       // connected to a broker (statistics) or the last batch got acks
+  kDown,     // no broker connected, or the last batch got no ack at all
+};
+
 class RelayMetrics : public RelayObserver {
  public:
   // `now` reads the steady clock (injectable: tests run it from near zero,
   // as on a machine just booted).
   using Now = SteadyClock::time_point (*)();
   explicit RelayMetrics(const std::string& version, Now now = &SteadyClock::now);
+
+  void Prime(const KnownLabels& labels);
 
   void OnInFlight(size_t rows) override;
   void OnBatch(size_t rows, double seconds) override;
@@ -46,6 +66,9 @@ class RelayMetrics : public RelayObserver {
   void OnHeartbeat() override;
   void OnNotifications(bool working) override { notify_working_.Set(working ? 1 : 0); }
 
+  // The startup check reached the brokers (kafka.topics described).
+  void OnKafkaReachable();
+
   // After each round of shard lease keeping (another thread).
   void OnLeases(const LeaseReport& report);
 
@@ -55,7 +78,7 @@ class RelayMetrics : public RelayObserver {
   // For /healthz and /readyz.
   SteadyClock::time_point last_heartbeat() const;
   bool postgres_ok() const { return postgres_ok_; }
-  bool kafka_ok() const { return kafka_ok_; }
+  KafkaHealth kafka_health() const { return kafka_health_; }
 
  private:
   Now now_;
@@ -101,11 +124,13 @@ class RelayMetrics : public RelayObserver {
   std::optional<ObservedAge> oldest_open_transaction_;
   std::atomic<int64_t> heartbeat_ns_{0};
   std::atomic<bool> postgres_ok_{false};
-  std::atomic<bool> kafka_ok_{true};  // until a batch says otherwise
+  std::atomic<KafkaHealth> kafka_health_{KafkaHealth::kUnknown};
+  void SetKafkaHealth(KafkaHealth health);
 
   // Per-topic counters, looked up without touching the family's map each time.
   std::mutex counters_mutex_;
   std::unordered_map<std::string, prometheus::Counter*> published_by_topic_;
+  prometheus::Counter& PublishedCounter(const std::string& topic);
 };
 
 }  // namespace outbox

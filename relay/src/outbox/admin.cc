@@ -31,6 +31,11 @@ std::string IsoColumn(const std::string& column) {
 
 std::string WhereClause(pqxx::transaction_base& tx, const DeadLetterFilter& f) {
   std::string where = "TRUE";
+  if (!f.ids.empty()) {
+    std::string list;
+    for (int64_t id : f.ids) list += (list.empty() ? "" : ",") + std::to_string(id);
+    where += " AND id = ANY('{" + list + "}'::bigint[])";
+  }
   if (f.topic) where += " AND topic = " + tx.quote(*f.topic);
   if (f.key) where += " AND key = " + tx.quote(*f.key);
   if (f.reason) where += " AND reason = " + tx.quote(*f.reason);
@@ -134,16 +139,18 @@ Result<OutboxStatus> OutboxAdmin::ReadStatus() const {
   });
 }
 
-Result<std::vector<DeadLetterRow>> OutboxAdmin::ListDeadLetters(const DeadLetterFilter& filter,
-                                                                int limit) const {
-  return WithTransaction(dsn_, [&](pqxx::work& tx) -> Result<std::vector<DeadLetterRow>> {
-    std::vector<DeadLetterRow> rows;
-    for (const pqxx::row& row :
-         tx.exec("SELECT " + kDeadLetterColumns + " FROM outbox_dead_letter WHERE " +
-                 WhereClause(tx, filter) + " ORDER BY id LIMIT " + std::to_string(limit))) {
-      rows.push_back(ReadDeadLetter(row));
+Result<DeadLetterPage> OutboxAdmin::ListDeadLetters(const DeadLetterFilter& filter,
+                                                    int limit) const {
+  return WithTransaction(dsn_, [&](pqxx::work& tx) -> Result<DeadLetterPage> {
+    DeadLetterPage page;
+    // The window counts every match, before the LIMIT.
+    for (const pqxx::row& row : tx.exec(
+             "SELECT " + kDeadLetterColumns + ", count(*) OVER () FROM outbox_dead_letter " +
+             "WHERE " + WhereClause(tx, filter) + " ORDER BY id LIMIT " + std::to_string(limit))) {
+      page.rows.push_back(ReadDeadLetter(row));
+      page.total = row[10].as<int64_t>();
     }
-    return rows;
+    return page;
   });
 }
 

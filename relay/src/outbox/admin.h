@@ -16,6 +16,7 @@ namespace outbox {
 
 // Which dead letters an operator means; unset fields match everything.
 struct DeadLetterFilter {
+  std::vector<int64_t> ids;  // only these (empty: any)
   std::optional<std::string> topic;
   std::optional<std::string> key;
   std::optional<std::string> reason;
@@ -23,7 +24,9 @@ struct DeadLetterFilter {
   std::optional<int64_t> id_to;                    // inclusive
   std::optional<std::chrono::seconds> older_than;  // by dead_lettered_at
 
-  bool empty() const { return !topic && !key && !reason && !id_from && !id_to && !older_than; }
+  bool empty() const {
+    return ids.empty() && !topic && !key && !reason && !id_from && !id_to && !older_than;
+  }
 };
 
 struct DeadLetterRow {
@@ -54,6 +57,12 @@ struct RelayInstance {
   std::vector<int> shards;  // held under a live lease
 };
 
+// One page of dead letters, and how many match in all.
+struct DeadLetterPage {
+  std::vector<DeadLetterRow> rows;
+  int64_t total = 0;
+};
+
 struct OutboxStatus {
   Backlog backlog;
   int64_t waiting_for_retry = 0;
@@ -70,8 +79,7 @@ class OutboxAdmin {
   explicit OutboxAdmin(std::string dsn) : dsn_(std::move(dsn)) {}
 
   Result<OutboxStatus> ReadStatus() const;
-  Result<std::vector<DeadLetterRow>> ListDeadLetters(const DeadLetterFilter& filter,
-                                                     int limit) const;
+  Result<DeadLetterPage> ListDeadLetters(const DeadLetterFilter& filter, int limit) const;
   Result<std::optional<DeadLetterRow>> ShowDeadLetter(int64_t id) const;
   // Moves matching dead letters back into the outbox with their original ids
   // (so the outbox-id header is unchanged and, under block_key, they go out

@@ -96,4 +96,10 @@ std::vector<std::string> ConninfoSecrets(const std::string& dsn) {
   return secrets;
 }
 
+std::string LibpqVersion() {
+  // 150010 -> "15.10" (PostgreSQL 10 and later: major * 10000 + minor).
+  const int version = PQlibVersion();
+  return std::to_string(version / 10000) + "." + std::to_string(version % 10000);
+}
+
 }  // namespace outbox

@@ -24,4 +24,7 @@ std::string RedactedConninfo(const std::string& dsn);
 // as they may be written in a URI (percent-encoded).
 std::vector<std::string> ConninfoSecrets(const std::string& dsn);
 
+// The libpq the relay runs with (PQlibVersion, e.g. "15.10"), for --version.
+std::string LibpqVersion();
+
 }  // namespace outbox

@@ -105,8 +105,8 @@ LeaseKeeper::~LeaseKeeper() { Stop(); }
 
 void LeaseKeeper::Start() {
   if (thread_.joinable()) return;
-  LogInfo("relay instance", {{"instance", options_.instance_id},
-                             {"lease_ttl_ms", std::to_string(options_.ttl.count())}});
+  LogInfo("relay instance",
+          {{"instance", options_.instance_id}, {"lease_ttl_ms", options_.ttl.count()}});
   Round(/*leaving=*/false);
   thread_ = std::thread([this] { Work(); });
 }
@@ -327,17 +327,16 @@ void LeaseKeeper::Round(bool leaving) {
     }
     LogInfo("acquired shards; publishing them", {{"shards", ShardList(shards)},
                                                  {"from", from.empty() ? "-" : from},
-                                                 {"holding", std::to_string(held.size())}});
+                                                 {"holding", held.size()}});
   }
   if (!lost.empty()) {
     LogWarn(
         "lost shards: their lease ran out and another relay claimed them; no longer "
         "reading or removing their rows",
-        {{"shards", ShardList(lost)}, {"holding", std::to_string(held.size())}});
+        {{"shards", ShardList(lost)}, {"holding", held.size()}});
   }
   if (!released.empty()) {
-    LogInfo("handed shards over",
-            {{"shards", ShardList(released)}, {"holding", std::to_string(held.size())}});
+    LogInfo("handed shards over", {{"shards", ShardList(released)}, {"holding", held.size()}});
   }
   report.owned = static_cast<int>(held.size());
   report.epochs = held;

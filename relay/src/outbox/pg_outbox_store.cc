@@ -331,7 +331,7 @@ Result<std::vector<OutboxMessage>> PgOutboxStore::ReadBatch(const ReadRequest& r
       m.id = row[0].as<int64_t>();
       if (m.id < floor_before_reset_) {
         LogWarn("a row was found below the read floor; it was hidden until now",
-                {{"id", std::to_string(m.id)}, {"floor", std::to_string(floor_before_reset_)}});
+                {{"id", m.id}, {"floor", floor_before_reset_}});
         floor_before_reset_ = 0;
       }
       m.topic = row[1].as<std::string>();
@@ -339,7 +339,7 @@ Result<std::vector<OutboxMessage>> PgOutboxStore::ReadBatch(const ReadRequest& r
       if (!row[3].is_null()) m.payload = pqxx::binarystring(row[3]).str();
       const int64_t message_bytes = row[8].as<int64_t>();
       if (message_bytes > request.max_message_bytes) {
-        m.defect_reason = "msg_size_too_large";
+        m.defect_reason = kMessageTooLarge;
         m.defect = "message of " + std::to_string(message_bytes) +
                    " bytes (key + payload) exceeds message.max.bytes (" +
                    std::to_string(request.max_message_bytes) + ")";
@@ -477,7 +477,7 @@ Status PgOutboxStore::Settle(const Settlement& settlement) {
       LogInfo(
           "acknowledged rows were not removed: already gone, or their shard's lease moved "
           "to another relay",
-          {{"rows", std::to_string(kept)}});
+          {{"rows", kept}});
     }
     return Status::Ok();
   } catch (const std::exception& e) {

@@ -16,7 +16,7 @@ bool Reserved(const std::string& name) {
 }
 
 Rejection Invalid(const std::string& detail) {
-  return Rejection{"invalid_headers",
+  return Rejection{kInvalidHeaders,
                    "headers must be a JSON object of string values (" + detail + ")"};
 }
 
@@ -31,9 +31,9 @@ std::optional<Rejection> ParseRowHeaders(const std::string& json, Headers* heade
       return Invalid("\"" + Abbreviated(name) + "\" is a " + value.type_name());
     }
     if (Reserved(name)) {
-      return Rejection{"reserved_header", "header \"" + Abbreviated(name) +
-                                              "\" is set by the relay itself (names "
-                                              "starting with \"outbox-\" are reserved)"};
+      return Rejection{kReservedHeader, "header \"" + Abbreviated(name) +
+                                            "\" is set by the relay itself (names "
+                                            "starting with \"outbox-\" are reserved)"};
     }
     headers->emplace_back(name, value.get<std::string>());
   }

@@ -4,6 +4,7 @@
 
 #include <cstdlib>
 #include <string>
+#include <string_view>
 
 #include "common/log.h"
 #include "sink/kafka_errors.h"
@@ -38,10 +39,14 @@ constexpr std::pair<const char*, const char*> kDefaults[] = {
 };
 
 void RouteLibrdkafkaLog(const rd_kafka_t*, int level, const char* facility, const char* message) {
-  const LogLevel ours = level <= 3   ? LogLevel::kError
-                        : level == 4 ? LogLevel::kWarn
-                        : level <= 6 ? LogLevel::kInfo
-                                     : LogLevel::kDebug;
+  // A broker connection failure (facility FAIL) also reaches OnError, which
+  // logs it once with its reason code: here it is detail.
+  const bool reported_by_error_cb = std::string_view(facility) == "FAIL";
+  const LogLevel ours = reported_by_error_cb ? LogLevel::kDebug
+                        : level <= 3         ? LogLevel::kError
+                        : level == 4         ? LogLevel::kWarn
+                        : level <= 6         ? LogLevel::kInfo
+                                             : LogLevel::kDebug;
   Log(ours, message, {{"component", "librdkafka"}, {"facility", facility}});
 }
 
@@ -99,5 +104,7 @@ std::vector<KafkaPropertyProblem> ValidateKafkaConfig(const KafkaConfig& config)
   rd_kafka_destroy(probe);
   return problems;
 }
+
+std::string LibrdkafkaVersion() { return rd_kafka_version_str(); }
 
 }  // namespace outbox

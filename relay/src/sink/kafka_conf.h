@@ -35,4 +35,7 @@ int64_t IntegerProperty(const rd_kafka_conf_t* conf, const char* name, int64_t f
 // Checks every property and their combination without connecting anywhere.
 std::vector<KafkaPropertyProblem> ValidateKafkaConfig(const KafkaConfig& config);
 
+// The librdkafka the relay runs with (rd_kafka_version_str), for --version.
+std::string LibrdkafkaVersion();
+
 }  // namespace outbox

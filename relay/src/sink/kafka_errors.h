@@ -4,6 +4,7 @@
 #include <librdkafka/rdkafka.h>
 
 #include <string>
+#include <vector>
 
 #include "core/message.h"
 
@@ -19,6 +20,15 @@ DeliveryKind ClassifyKafkaError(rd_kafka_resp_err_t err);
 // For retriable errors: whether the error is about the message's topic or
 // partition rather than the connection to the brokers.
 bool BlamesMessage(rd_kafka_resp_err_t err);
+
+// The reason labels (KafkaErrorReason) of the errors the relay knows by name,
+// so that their counters exist at 0 from the start.
+struct KnownKafkaReasons {
+  std::vector<std::string> rejected;        // dead-lettered at once
+  std::vector<std::string> blames_message;  // retried, then dead-lettered
+  std::vector<std::string> other;           // fatal and common retriable ones
+};
+KnownKafkaReasons ListKnownKafkaReasons();
 
 // A bounded metric label for an error: rd_kafka_err2name lower-cased without
 // leading underscores, e.g. "msg_timed_out".

@@ -184,7 +184,7 @@ size_t KafkaSink::outstanding() const {
 
 void KafkaSink::Withdraw() {
   LogWarn("giving up on outstanding delivery reports; those rows stay pending",
-          {{"outstanding", std::to_string(outstanding())}});
+          {{"outstanding", outstanding()}});
   rd_kafka_purge(producer_, RD_KAFKA_PURGE_F_QUEUE | RD_KAFKA_PURGE_F_INFLIGHT);
   // Purged messages are reported on the next poll.
   for (int i = 0; i < 20 && outstanding() > 0; ++i) rd_kafka_poll(producer_, 50);
