@@ -24,7 +24,8 @@ unit=$root/deploy/systemd/outbox-relay.service
 drain_ms=$(sed -n 's/^  drain_timeout_ms: \([0-9]*\)$/\1/p' "$root/deploy/outbox-relay.example.yaml")
 stop_s=$(sed -n 's/^TimeoutStopSec=\([0-9]*\)$/\1/p' "$unit")
 ((stop_s * 1000 > drain_ms)) || fail "TimeoutStopSec=$stop_s is not above the drain timeout (${drain_ms} ms)"
-for option in NoNewPrivileges=yes ProtectSystem=strict Restart=on-failure KillSignal=SIGTERM; do
+for option in NoNewPrivileges=yes ProtectSystem=strict Restart=on-failure KillSignal=SIGTERM \
+  'ExecReload=/bin/kill -HUP $MAINPID'; do
   grep -qx "$option" "$unit" || fail "the unit lacks $option"
 done
 pass "systemd unit verifies (TimeoutStopSec ${stop_s} s > drain ${drain_ms} ms, sandboxed)"
@@ -36,7 +37,17 @@ dockerfile=$root/deploy/Dockerfile
 (($(grep -c '^FROM ' "$dockerfile") == 2)) || fail "the Dockerfile is not two stages"
 grep -q '^FROM debian:bookworm-slim' "$dockerfile" || fail "the runtime stage is not bookworm-slim"
 grep -Eq '^USER [1-9][0-9]*' "$dockerfile" || fail "the image runs as root"
-grep -q '^HEALTHCHECK .*/healthz' "$dockerfile" || fail "no HEALTHCHECK on /healthz"
+grep -q '^HEALTHCHECK .*\["/usr/local/bin/outbox-relay", "health"\]$' "$dockerfile" ||
+  fail "the HEALTHCHECK is not outbox-relay health (it reads the port from the config)"
+! grep -qw curl "$dockerfile" || fail "the image installs curl"
+grep -q 'strip --strip-unneeded build/release/relay/outbox-relay' "$dockerfile" ||
+  fail "the image's binary is not stripped"
+for ignored in .git build; do
+  grep -qx "$ignored" "$root/.dockerignore" || fail ".dockerignore does not keep $ignored out"
+done
+# Stripped as the build stage does, the binary still runs.
+strip --strip-unneeded -o "$work/outbox-relay.stripped" "$bin_dir/outbox-relay"
+"$work/outbox-relay.stripped" --version | grep -q '^outbox-relay ' || fail "the stripped binary does not run"
 grep -q '^ENTRYPOINT \["/usr/local/bin/outbox-relay"\]' "$dockerfile" || fail "no outbox-relay ENTRYPOINT"
 # The build stage has what the top-level CMakeLists.txt configures (tests
 # are off in the release preset).

@@ -7,6 +7,7 @@
 #include <filesystem>
 #include <fstream>
 #include <map>
+#include <regex>
 #include <nlohmann/json.hpp>
 #include <set>
 #include <sstream>
@@ -129,7 +130,7 @@ TEST(KubernetesManifests, RelayContainersAreProbedBoundedHardenedAndFullyMounted
       EXPECT_EQ(
           doc["spec"]["template"]["metadata"]["labels"]["outbox-relay/metrics"].as<std::string>(""),
           "true")
-          << file << ": not scraped by podmonitor.yaml";
+          << file << ": not scraped by monitoring/podmonitor.yaml";
       EXPECT_GT(pod["terminationGracePeriodSeconds"].as<int>(0), 10) << file << ": below the drain";
       EXPECT_TRUE(pod["securityContext"]["runAsNonRoot"].as<bool>(false)) << file;
       std::map<std::string, YAML::Node> volumes;
@@ -210,6 +211,122 @@ TEST(DockerCompose, ParsesAndEverythingItMountsOrBuildsExists) {
   const std::vector<std::string> problems = ConfigProblems(yaml.str(), &secret_files);
   EXPECT_TRUE(problems.empty()) << problems.front();
   EXPECT_EQ(secret_files, (std::vector<std::string>{"/run/secrets/relay_pg_password"}));
+}
+
+std::string ReadText(const std::string& relative) {
+  std::ifstream file(kRoot + "/" + relative);
+  std::stringstream text;
+  text << file.rdbuf();
+  return text.str();
+}
+
+// `kubectl apply -k deploy/kubernetes` must work on a plain cluster: no
+// Prometheus Operator CRDs, no placeholder secret that would overwrite (or
+// stand in for) the real one.
+TEST(KubernetesManifests, DefaultSetNeedsNoOperatorCrdsAndAppliesNoPlaceholders) {
+  const YAML::Node kustomization = YAML::LoadFile(kRoot + "/deploy/kubernetes/kustomization.yaml");
+  const std::string text = ReadText("deploy/kubernetes/kustomization.yaml");
+  for (const auto& resource : kustomization["resources"]) {
+    const std::string file = resource.as<std::string>();
+    EXPECT_EQ(file.find(".example."), std::string::npos) << file << " is a placeholder";
+    for (const YAML::Node& doc : LoadManifests(file)) {
+      const std::string api = doc["apiVersion"].as<std::string>();
+      EXPECT_EQ(api.find("monitoring.coreos.com"), std::string::npos)
+          << file << ": " << doc["kind"] << " needs the Prometheus Operator";
+      EXPECT_NE(doc["kind"].as<std::string>(), "Secret") << file;
+    }
+  }
+  // The objects the user creates instead are named, with the command.
+  for (const char* own : {"kubectl create secret generic outbox-relay-secrets",
+                          "kubectl create configmap outbox-relay-tls",
+                          "kubectl apply -k deploy/kubernetes/monitoring"}) {
+    EXPECT_NE(text.find(own), std::string::npos) << own;
+  }
+  const YAML::Node monitoring =
+      YAML::LoadFile(kRoot + "/deploy/kubernetes/monitoring/kustomization.yaml");
+  std::set<std::string> kinds;
+  for (const auto& resource : monitoring["resources"]) {
+    for (const YAML::Node& doc : LoadManifests("monitoring/" + resource.as<std::string>())) {
+      kinds.insert(doc["kind"].as<std::string>());
+    }
+  }
+  EXPECT_EQ(kinds, (std::set<std::string>{"PodMonitor", "PrometheusRule"}));
+}
+
+TEST(KubernetesManifests, PrometheusRuleCarriesExactlyTheShippedAlertRules) {
+  const YAML::Node rules = YAML::LoadFile(kRoot + "/deploy/prometheus/outbox-relay.rules.yml");
+  const std::vector<YAML::Node> docs = LoadManifests("monitoring/prometheusrule.yaml");
+  ASSERT_EQ(docs.size(), 1u);
+  EXPECT_EQ(YAML::Dump(docs[0]["spec"]["groups"]), YAML::Dump(rules["groups"]))
+      << "regenerate it: sed -e '/^ *#/d' -e 's/^/  /' deploy/prometheus/outbox-relay.rules.yml";
+}
+
+// Each alert links its runbook, and the runbook says what the alert means,
+// what to check, and which command fixes it.
+TEST(AlertRules, EveryAlertLinksARunbookSectionThatExists) {
+  const YAML::Node rules = YAML::LoadFile(kRoot + "/deploy/prometheus/outbox-relay.rules.yml");
+  const std::string runbooks = ReadText("docs/runbooks.md");
+  ASSERT_FALSE(runbooks.empty()) << "no docs/runbooks.md";
+  int alerts = 0;
+  for (const auto& group : rules["groups"]) {
+    for (const auto& rule : group["rules"]) {
+      if (!rule["alert"]) continue;
+      ++alerts;
+      const std::string name = rule["alert"].as<std::string>();
+      std::string anchor = name;
+      std::transform(anchor.begin(), anchor.end(), anchor.begin(), ::tolower);
+      EXPECT_EQ(rule["annotations"]["runbook_url"].as<std::string>(""),
+                "https://github.com/outbox-relay/outbox-relay/blob/main/docs/runbooks.md#" + anchor)
+          << name;
+      const size_t section = runbooks.find("\n## " + name + "\n");
+      ASSERT_NE(section, std::string::npos) << "docs/runbooks.md has no section ## " << name;
+      const std::string body = runbooks.substr(section, runbooks.find("\n## ", section + 1) - section);
+      for (const char* part : {"**Means:**", "**Check:**", "**Fix:**"}) {
+        EXPECT_NE(body.find(part), std::string::npos) << name << " lacks " << part;
+      }
+    }
+  }
+  EXPECT_GE(alerts, 12);
+}
+
+// Every relay reports the whole table's gauges: summing them over relays
+// shows 2x or 3x with replicas.
+TEST(MonitoringAssets, NeverSumAWholeTableGaugeOverRelays) {
+  const std::regex summed(
+      R"(sum\s*(by\s*\([^)]*\)\s*)?\(\s*outbox_relay_(pending_messages|oldest_pending_age_seconds|)"
+      R"(oldest_open_transaction_age_seconds|blocked_keys|shards)\b)");
+  std::vector<std::string> exprs;
+  const nlohmann::json dashboard = LoadDashboard();
+  for (const auto& panel : dashboard["panels"]) {
+    for (const auto& target : panel["targets"]) exprs.push_back(target.value("expr", ""));
+  }
+  const YAML::Node rules = YAML::LoadFile(kRoot + "/deploy/prometheus/outbox-relay.rules.yml");
+  for (const auto& group : rules["groups"]) {
+    for (const auto& rule : group["rules"]) exprs.push_back(rule["expr"].as<std::string>());
+  }
+  ASSERT_GT(exprs.size(), 20u);
+  for (const std::string& expr : exprs) EXPECT_FALSE(std::regex_search(expr, summed)) << expr;
+}
+
+TEST(DockerCompose, RunsTheOfficialKafkaImageInKraftModeAndRestartsTheRelay) {
+  const YAML::Node compose = YAML::LoadFile(kRoot + "/docker-compose.yml");
+  EXPECT_EQ(ReadText("docker-compose.yml").find("bitnami"), std::string::npos);
+  const YAML::Node kafka = compose["services"]["kafka"];
+  EXPECT_EQ(kafka["image"].as<std::string>().rfind("apache/kafka:", 0), 0u);
+  const YAML::Node env = kafka["environment"];
+  for (const char* key :
+       {"KAFKA_NODE_ID", "KAFKA_PROCESS_ROLES", "KAFKA_CONTROLLER_QUORUM_VOTERS", "KAFKA_LISTENERS",
+        "KAFKA_ADVERTISED_LISTENERS", "KAFKA_CONTROLLER_LISTENER_NAMES",
+        "KAFKA_LISTENER_SECURITY_PROTOCOL_MAP", "KAFKA_OFFSETS_TOPIC_REPLICATION_FACTOR"}) {
+    EXPECT_TRUE(env[key]) << key;
+  }
+  // The one voter is this node, and the broker advertises what the relay dials.
+  EXPECT_EQ(env["KAFKA_CONTROLLER_QUORUM_VOTERS"].as<std::string>(""),
+            env["KAFKA_NODE_ID"].as<std::string>("") + "@kafka:9093");
+  const YAML::Node relay = compose["services"]["relay"];
+  EXPECT_EQ(env["KAFKA_ADVERTISED_LISTENERS"].as<std::string>(""),
+            "PLAINTEXT://" + relay["environment"]["KAFKA_BOOTSTRAP_SERVERS"].as<std::string>(""));
+  EXPECT_EQ(relay["restart"].as<std::string>(""), "unless-stopped");
 }
 
 }  // namespace
