@@ -147,7 +147,8 @@ void Reload(const std::string& path, const Config& running) {
   others.log = running.log;
   const bool others_changed = RenderRedactedConfig(others, RedactedConninfo(others.postgres.dsn)) !=
                               RenderRedactedConfig(running, RedactedConninfo(running.postgres.dsn));
-  LogInfo("log settings reloaded", {{"level", next->log.level}, {"format", next->log.format}});
+  LogInfo("log settings reloaded",
+          {{"log_level", next->log.level}, {"log_format", next->log.format}});
   if (others_changed) {
     LogWarn("settings other than log.* changed; they take effect when the relay restarts",
             {{"config", path}});

@@ -170,13 +170,18 @@ SQL
 one_row_left() { [[ $(psql -tAq "$dsn" -c "SELECT count(*) FROM outbox") == 1 ]]; }
 wait_until 30 one_row_left || fail "poison rows not dead-lettered: $(psql -tAq "$dsn" -c 'SELECT id, key FROM outbox')"
 [[ $(pending_rows_for_key poisoned) == 1 ]] || fail "the poisoned key's later row must wait"
-"$relay" status --config "$config" >"$work/status.txt" || fail "status"
+set +e
+"$relay" status --config "$config" >"$work/status.txt"; status=$?
+set -e
+[[ $status == 3 ]] || fail "status with dead letters must exit 3 (got $status)"
+grep -q "^  - 2 dead letters" "$work/status.txt" || fail "status must say what needs an operator: $(cat "$work/status.txt")"
 grep -q "^dead letters:  2  invalid_headers=2$" "$work/status.txt" || fail "status dead letters: $(cat "$work/status.txt")"
 grep -q "^blocked keys:  2  doomed, poisoned$" "$work/status.txt" || fail "status blocked keys: $(cat "$work/status.txt")"
 grep -q "^shards:        16, all leased$" "$work/status.txt" || fail "status shards: $(cat "$work/status.txt")"
 grep -q "^  [^ ]*:[0-9]*:[0-9a-f]* *live  since .*  shards: 0,1,2,3,4,5,6,7,8,9,10,11,12,13,14,15$" "$work/status.txt" ||
   fail "status instances: $(cat "$work/status.txt")"
-"$relay" status --config "$config" --json | grep -q '"blocked_keys": 2' || fail "status --json"
+"$relay" status --config "$config" --json >"$work/status.json" || [[ $? == 3 ]] || fail "status --json"
+grep -q '"blocked_keys": 2' "$work/status.json" || fail "status --json: $(cat "$work/status.json")"
 "$relay" dead-letters list --config "$config" --key poisoned >"$work/list.txt" || fail "list"
 grep -q "poisoned .*invalid_headers .* yes .*\"n\" is a number" "$work/list.txt" || fail "list: $(cat "$work/list.txt")"
 poison_id=$("$relay" dead-letters list --config "$config" --key poisoned --json | sed -n 's/^ *"id": \([0-9]*\),$/\1/p')
