@@ -15,7 +15,7 @@ namespace {
 
 using outbox::DeadLettersRequest;
 
-constexpr const char* kDefaultConfigPath = "/etc/outbox-relay/config.yaml";
+constexpr const char* kDefaultConfigPath = OUTBOX_RELAY_DEFAULT_CONFIG;
 constexpr const char* kConfigVariable = "OUTBOX_RELAY_CONFIG";
 
 std::string VersionText() {

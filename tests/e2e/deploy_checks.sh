@@ -66,6 +66,7 @@ done
 (cd "$work/image-src" && cmake --preset release >"$work/image-configure.log" 2>&1) ||
   fail "the image's build stage does not configure: $(tail -n 5 "$work/image-configure.log")"
 runtime=$(sed -n '/^FROM debian:bookworm-slim/,$p' "$dockerfile")
+runtime_packages=()
 for library in $(readelf -d "$bin_dir/outbox-relay" | sed -n 's/.*(NEEDED).*\[\(.*\)\]/\1/p'); do
   # The file the loader uses (ldd), and the package that installed it.
   path=$(ldd "$bin_dir/outbox-relay" | awk -v lib="$library" '$1 == lib { print $3 }')
@@ -76,8 +77,43 @@ for library in $(readelf -d "$bin_dir/outbox-relay" | sed -n 's/.*(NEEDED).*\[\(
   # (Sanitizer runtimes appear when the suite runs on an ASan/UBSan build.)
   case "$package" in libc6 | libgcc-s1 | libstdc++6 | libasan* | libubsan*) continue ;; esac
   grep -qw -- "$package" <<<"$runtime" || fail "the runtime stage does not install $package ($library)"
+  runtime_packages+=("$package")
 done
 pass "the image's runtime stage installs every library the relay links"
+
+# Install: the layout the Debian package gets (the default prefix, /usr; staged).
+build_dir=$(cd "$bin_dir/.." && pwd)
+DESTDIR=$work/root cmake --install "$build_dir" >"$work/install.log" 2>&1 ||
+  fail "cmake --install: $(tail -n 5 "$work/install.log")"
+for file in usr/bin/outbox-relay etc/outbox-relay/config.yaml usr/lib/systemd/system/outbox-relay.service \
+  usr/share/outbox-relay/schema/roles/least_privilege.sql usr/share/doc/outbox-relay/LICENSE \
+  usr/share/doc/outbox-relay/CHANGELOG.md usr/share/doc/outbox-relay/runbooks.md; do
+  [[ -e "$work/root/$file" ]] || fail "cmake --install did not install /$file"
+done
+for sql in "$root"/schema/*.sql; do
+  cmp -s "$sql" "$work/root/usr/share/outbox-relay/schema/$(basename "$sql")" || fail "schema/$(basename "$sql") not installed"
+done
+grep -qx 'ExecStart=/usr/bin/outbox-relay run --config /etc/outbox-relay/config.yaml' \
+  "$work/root/usr/lib/systemd/system/outbox-relay.service" || fail "the installed unit does not run the installed binary"
+OUTBOX_PG_PASSWORD=x "$work/root/usr/bin/outbox-relay" check-config --config "$work/root/etc/outbox-relay/config.yaml" \
+  >/dev/null || fail "the installed example config does not check"
+pass "cmake --install lays out the binary, /etc/outbox-relay/config.yaml, the unit, schema/ and the docs"
+
+# The Debian package: the same files, the config a conffile, and a Depends
+# that names every library package the binary needs (found above).
+(cd "$work" && cpack -G DEB --config "$build_dir/CPackConfig.cmake" -B "$work/deb" >"$work/cpack.log" 2>&1) ||
+  fail "cpack: $(tail -n 5 "$work/cpack.log")"
+deb=$(ls "$work"/deb/outbox-relay_*.deb)
+dpkg-deb -c "$deb" >"$work/deb/contents.txt"
+grep -q ' ./usr/bin/outbox-relay$' "$work/deb/contents.txt" || fail "the package lacks the binary"
+grep -q ' ./etc/outbox-relay/config.yaml$' "$work/deb/contents.txt" || fail "the package lacks the config"
+dpkg-deb -e "$deb" "$work/deb/control"
+grep -qx /etc/outbox-relay/config.yaml "$work/deb/control/conffiles" || fail "the config is not a conffile"
+depends=$(dpkg-deb -f "$deb" Depends)
+for package in "${runtime_packages[@]}"; do
+  grep -qw -- "$package" <<<"$depends" || fail "the package does not depend on $package (Depends: $depends)"
+done
+pass "cpack builds $(basename "$deb"): conffile, Depends on every runtime library"
 
 # docker-compose's PostgreSQL init script, on a throwaway server.
 dsn=$("$root/scripts/throwaway-pg" start "$work/pg")
