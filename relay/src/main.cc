@@ -59,6 +59,11 @@ size_t Distance(const std::string& a, const std::string& b) {
 // (having said why) if they do not name a command. `path` gets the words
 // that did, e.g. "dead-letters list".
 bool NamesACommand(CLI::App& cli, int argc, char** argv, std::string* path) {
+  bool asks_for_help = false;
+  for (int i = 1; i < argc; ++i) {
+    const std::string word = argv[i];
+    asks_for_help |= word == "-h" || word == "--help" || word == "--version";
+  }
   CLI::App* at = &cli;
   for (int i = 1; i < argc && !at->get_subcommands({}).empty(); ++i) {
     const std::string word = argv[i];
@@ -80,7 +85,7 @@ bool NamesACommand(CLI::App& cli, int argc, char** argv, std::string* path) {
     *path += (path->empty() ? "" : " ") + word;
     at = next;
   }
-  if (at != &cli && !at->get_subcommands({}).empty()) {
+  if (at != &cli && !at->get_subcommands({}).empty() && !asks_for_help) {
     std::string names;
     for (CLI::App* sub : at->get_subcommands({})) {
       names += (names.empty() ? "" : ", ") + sub->get_name();

@@ -126,6 +126,10 @@ expect_exit() {  # expect_exit CODE FILE COMMAND...
 }
 expect_exit 2 "$work/cli.txt" "$relay" stauts
 grep -q 'unknown command "stauts"; did you mean "status"?' "$work/cli.txt" || fail "unknown command: $(cat "$work/cli.txt")"
+"$relay" dead-letters --help | grep -q 'requeue' || fail "dead-letters --help"
+expect_exit 2 "$work/cli.txt" "$relay" dead-letters
+grep -q 'outbox-relay dead-letters: give a command: list, show, requeue, purge' "$work/cli.txt" ||
+  fail "dead-letters without a command: $(cat "$work/cli.txt")"
 expect_exit 2 "$work/cli.txt" "$relay" run --bogus --config "$config"
 grep -q '^outbox-relay run: .*--bogus' "$work/cli.txt" || fail "run --bogus: $(cat "$work/cli.txt")"
 if [[ ! -e /etc/outbox-relay/config.yaml ]]; then
