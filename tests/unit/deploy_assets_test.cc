@@ -7,8 +7,8 @@
 #include <filesystem>
 #include <fstream>
 #include <map>
-#include <regex>
 #include <nlohmann/json.hpp>
+#include <regex>
 #include <set>
 #include <sstream>
 
@@ -280,7 +280,8 @@ TEST(AlertRules, EveryAlertLinksARunbookSectionThatExists) {
           << name;
       const size_t section = runbooks.find("\n## " + name + "\n");
       ASSERT_NE(section, std::string::npos) << "docs/runbooks.md has no section ## " << name;
-      const std::string body = runbooks.substr(section, runbooks.find("\n## ", section + 1) - section);
+      const std::string body =
+          runbooks.substr(section, runbooks.find("\n## ", section + 1) - section);
       for (const char* part : {"**Means:**", "**Check:**", "**Fix:**"}) {
         EXPECT_NE(body.find(part), std::string::npos) << name << " lacks " << part;
       }
