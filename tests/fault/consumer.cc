@@ -61,8 +61,17 @@ void Consumer::Work() {
       records_.push_back(std::move(c));
       next_offset_[m->partition] = m->offset + 1;
     }
+    if (m->err != RD_KAFKA_RESP_ERR_NO_ERROR && m->err != RD_KAFKA_RESP_ERR__PARTITION_EOF) {
+      std::lock_guard lock(mutex_);
+      last_error_ = "partition " + std::to_string(m->partition) + ": " + rd_kafka_message_errstr(m);
+    }
     rd_kafka_message_destroy(m);
   }
+}
+
+std::string Consumer::why_not() {
+  std::lock_guard lock(mutex_);
+  return why_not_ + (last_error_.empty() ? "" : "; the consumer's last error: " + last_error_);
 }
 
 bool Consumer::CatchUp(std::chrono::seconds timeout) {
@@ -71,13 +80,20 @@ bool Consumer::CatchUp(std::chrono::seconds timeout) {
     bool caught_up = true;
     for (int p = 0; p < partitions_ && caught_up; ++p) {
       int64_t low = 0, high = 0;
-      if (rd_kafka_query_watermark_offsets(consumer_, topic_.c_str(), p, &low, &high, 5000) !=
-          RD_KAFKA_RESP_ERR_NO_ERROR) {
+      const rd_kafka_resp_err_t err =
+          rd_kafka_query_watermark_offsets(consumer_, topic_.c_str(), p, &low, &high, 5000);
+      if (err != RD_KAFKA_RESP_ERR_NO_ERROR) {
+        why_not_ =
+            "no watermarks for partition " + std::to_string(p) + ": " + rd_kafka_err2name(err);
         caught_up = false;
         break;
       }
       std::lock_guard lock(mutex_);
       caught_up = next_offset_[p] >= high;
+      if (!caught_up) {
+        why_not_ = "partition " + std::to_string(p) + " read up to offset " +
+                   std::to_string(next_offset_[p]) + " of " + std::to_string(high);
+      }
     }
     if (caught_up) return true;
     std::this_thread::sleep_for(std::chrono::milliseconds(200));
@@ -91,6 +107,7 @@ bool Consumer::Evicted() {
     if (rd_kafka_query_watermark_offsets(consumer_, topic_.c_str(), p, &low, &high, 5000) ==
             RD_KAFKA_RESP_ERR_NO_ERROR &&
         low > 0) {
+      why_not_ = "partition " + std::to_string(p) + " starts at offset " + std::to_string(low);
       return true;
     }
   }

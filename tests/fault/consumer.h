@@ -33,6 +33,9 @@ class Consumer {
   bool CatchUp(std::chrono::seconds timeout);
   // True if the broker evicted data (a partition's low watermark is above 0).
   bool Evicted();
+  // Why the last CatchUp or Evicted said no (which partition, which offsets),
+  // for the scenario's failure line.
+  std::string why_not();
   std::vector<Consumed> Records();
 
  private:
@@ -45,6 +48,8 @@ class Consumer {
   std::mutex mutex_;
   std::vector<Consumed> records_;
   std::vector<int64_t> next_offset_;
+  std::string last_error_;  // the last error the consumer reported, under mutex_
+  std::string why_not_;
   std::thread thread_;
 };
 

@@ -474,7 +474,8 @@ Outcome Execute(const Settings& settings, const Scenario& scenario, uint64_t see
       outcome.failures.push_back(what);
     }
   };
-  rule(outcome.valid, "invalid run: the broker evicted data or the consumer did not catch up");
+  rule(outcome.valid, "invalid run: the broker evicted data or the consumer did not catch up (" +
+                          run.consumer->why_not() + ")");
   rule(f.lost == 0, "lost " + std::to_string(f.lost));
   rule(f.stranded == 0, "stranded " + std::to_string(f.stranded));
   rule(outcome.duplicate_bound < 0 || f.duplicates <= outcome.duplicate_bound,
