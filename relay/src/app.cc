@@ -65,7 +65,7 @@ KnownLabels KnownMetricLabels(const KafkaConfig& kafka) {
   // relay.max_attempts.
   for (const char* reason : kRowDefectReasons) labels.dead_letter_reasons.push_back(reason);
   append(labels.dead_letter_reasons, kafka_reasons.rejected);
-  append(labels.dead_letter_reasons, kafka_reasons.blames_message);
+  labels.dead_letter_reasons.push_back(kMaxAttempts);
   labels.retry_reasons = kafka_reasons.blames_message;
   for (auto* list : {&labels.publish_error_reasons, &labels.dead_letter_reasons}) {
     std::sort(list->begin(), list->end());

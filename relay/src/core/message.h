@@ -57,6 +57,9 @@ inline constexpr const char* kReservedHeader = "reserved_header";
 inline constexpr const char* kMessageTooLarge = "msg_size_too_large";
 inline constexpr const char* kRowDefectReasons[] = {kInvalidHeaders, kReservedHeader,
                                                     kMessageTooLarge};
+// A row whose own error (about its topic or partition) outlived
+// relay.max_attempts.
+inline constexpr const char* kMaxAttempts = "max_attempts";
 
 struct DeliveryOutcome {
   DeliveryKind kind = DeliveryKind::kNotReported;

@@ -311,7 +311,7 @@ void RelayLoop::ScheduleRetry(const OutboxMessage& row, const DeliveryOutcome& o
                               std::set<std::string>& held_keys, BatchProgress& progress) {
   const int attempts = row.attempts + 1;
   if (options_.max_attempts > 0 && attempts >= options_.max_attempts) {
-    DeadLetterRow(row, "max_attempts",
+    DeadLetterRow(row, kMaxAttempts,
                   "gave up after " + std::to_string(attempts) +
                       " attempts; last error: " + outcome.reason + ": " + outcome.detail,
                   held_keys, progress);

@@ -60,6 +60,7 @@ bool BlamesMessage(rd_kafka_resp_err_t err) { return In(kBlamesMessage, err); }
 KnownKafkaReasons ListKnownKafkaReasons() {
   KnownKafkaReasons known;
   AppendReasons(kRejected, known.rejected);
+  known.rejected.push_back(kInvalidTopic);
   AppendReasons(kBlamesMessage, known.blames_message);
   AppendReasons(kFatal, known.other);
   AppendReasons(kCommonRetriable, known.other);

@@ -23,8 +23,11 @@ bool BlamesMessage(rd_kafka_resp_err_t err);
 
 // The reason labels (KafkaErrorReason) of the errors the relay knows by name,
 // so that their counters exist at 0 from the start.
+// The sink's own rejection: a topic name Kafka would refuse.
+inline constexpr const char* kInvalidTopic = "invalid_topic";
+
 struct KnownKafkaReasons {
-  std::vector<std::string> rejected;        // dead-lettered at once
+  std::vector<std::string> rejected;        // dead-lettered at once (with kInvalidTopic)
   std::vector<std::string> blames_message;  // retried, then dead-lettered
   std::vector<std::string> other;           // fatal and common retriable ones
 };

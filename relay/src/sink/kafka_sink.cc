@@ -75,7 +75,7 @@ void KafkaSink::Disconnect() {
 
 std::optional<Rejection> KafkaSink::Precheck(const OutboxMessage& m) const {
   if (!IsValidTopicName(m.topic)) {
-    return Rejection{"invalid_topic",
+    return Rejection{kInvalidTopic,
                      "topic \"" + Abbreviated(m.topic) +
                          "\" is not a valid Kafka topic name (1-249 of a-z A-Z 0-9 . _ -)"};
   }
@@ -84,9 +84,9 @@ std::optional<Rejection> KafkaSink::Precheck(const OutboxMessage& m) const {
   int64_t size = (m.key ? m.key->size() : 0) + (m.payload ? m.payload->size() : 0);
   for (const auto& [name, value] : m.headers) size += name.size() + value.size();
   if (size > message_max_bytes_) {
-    return Rejection{"msg_size_too_large", "message of " + std::to_string(size) +
-                                               " bytes exceeds message.max.bytes (" +
-                                               std::to_string(message_max_bytes_) + ")"};
+    return Rejection{kMessageTooLarge, "message of " + std::to_string(size) +
+                                           " bytes exceeds message.max.bytes (" +
+                                           std::to_string(message_max_bytes_) + ")"};
   }
   return std::nullopt;
 }
