@@ -181,6 +181,10 @@ dead_letters || fail "a declined purge deleted rows"
 printf 'yes\n' | script -qec "$relay dead-letters purge --all" /dev/null >"$work/purge.txt" 2>&1
 grep -q "purged 3 dead letters: ${ids[0]}, ${ids[1]}, ${ids[2]}" "$work/purge.txt" ||
   fail "confirmed purge: $(cat "$work/purge.txt")"
+# Nothing left: nothing to ask.
+script -qec "$relay dead-letters purge --all" /dev/null </dev/null >"$work/purge.txt" 2>&1
+grep -q "purged 0 dead letters" "$work/purge.txt" && ! grep -q "Type yes" "$work/purge.txt" ||
+  fail "purge --all with nothing to purge: $(cat "$work/purge.txt")"
 # Not a terminal (a script): no question.
 "$relay" dead-letters purge --all </dev/null | grep -qx "purged 0 dead letters" || fail "purge --all in a script"
 wait_until 20 "$relay" status || fail "status must exit 0 once nothing needs an operator: $("$relay" status)"

@@ -122,24 +122,24 @@ std::string JoinIds(const std::vector<int64_t>& ids) {
 
 // On a terminal, `purge --all` asks first; it then purges exactly the ids it
 // named, not rows dead-lettered while the operator read the question.
-// False if the operator declined (or stdin ended).
-bool ConfirmPurgeAll(const OutboxAdmin& admin, DeadLettersRequest& request, int* exit_code) {
+// Returns the exit code when there is nothing more to do (declined, stdin
+// ended, nothing to purge, or an error).
+std::optional<int> ConfirmPurgeAll(const OutboxAdmin& admin, DeadLettersRequest& request) {
   Result<std::vector<int64_t>> ids = admin.PurgeDeadLetters(request.filter, /*dry_run=*/true);
-  if (!ids.ok()) {
-    *exit_code = Fail(ids.status());
-    return false;
+  if (!ids.ok()) return Fail(ids.status());
+  if (ids->empty()) {
+    std::cout << "purged 0 dead letters\n";
+    return kExitOk;
   }
-  if (ids->empty()) return true;
   std::cerr << "purge all " << ids->size() << " dead letter" << (ids->size() == 1 ? "" : "s")
             << " (" << JoinIds(*ids) << ") for good? Type yes to go on: " << std::flush;
   std::string answer;
   if (!std::getline(std::cin, answer) || answer != "yes") {
     std::cerr << "nothing purged\n";
-    *exit_code = kExitFailure;
-    return false;
+    return kExitFailure;
   }
   request.filter.ids = std::move(*ids);
-  return true;
+  return std::nullopt;
 }
 
 int Change(const OutboxAdmin& admin, DeadLettersRequest request) {
@@ -151,8 +151,7 @@ int Change(const OutboxAdmin& admin, DeadLettersRequest request) {
   const bool requeue = request.action == DeadLettersRequest::Action::kRequeue;
   if (!requeue && request.filter.empty() && !request.dry_run && !request.yes &&
       isatty(STDIN_FILENO) && isatty(STDERR_FILENO)) {
-    int exit_code = kExitOk;
-    if (!ConfirmPurgeAll(admin, request, &exit_code)) return exit_code;
+    if (std::optional<int> done = ConfirmPurgeAll(admin, request)) return *done;
   }
   Result<std::vector<int64_t>> ids = requeue
                                          ? admin.RequeueDeadLetters(request.filter, request.dry_run)
