@@ -5,13 +5,11 @@
 #include <cstdlib>
 #include <iostream>
 #include <optional>
-#include <thread>
 #include <tuple>
 
 #include "common/log.h"
 #include "common/secrets.h"
 #include "common/stop_signal.h"
-#include "common/stop_signals.h"
 #include "config/loader.h"
 #include "config/redact.h"
 #include "core/relay_loop.h"
@@ -23,6 +21,7 @@
 #include "outbox/network_timeouts.h"
 #include "outbox/pg_backlog_source.h"
 #include "outbox/pg_outbox_store.h"
+#include "run_signals.h"
 #include "sink/kafka_errors.h"
 #include "sink/kafka_sink.h"
 #include "sink/topic_inspector.h"
@@ -122,8 +121,6 @@ void SetLibpqDefaults(const Config& config) {
   }
 }
 
-namespace {
-
 void ApplyLogSettings(const Config& config) {
   LogLevel level = LogLevel::kInfo;
   ParseLogLevel(config.log.level, &level);
@@ -131,54 +128,7 @@ void ApplyLogSettings(const Config& config) {
   SetLogFormat(config.log.format == "json" ? LogFormat::kJson : LogFormat::kLogfmt);
 }
 
-// SIGHUP (systemctl reload): the log settings are reloaded from the config
-// file. Every other setting built something still running (the producer, the
-// sessions, the leases), so a change to one is logged and waits for the next
-// start. A config that no longer loads changes nothing.
-void Reload(const std::string& path, const Config& running) {
-  LogInfo("SIGHUP: reloading the config", {{"config", path}});
-  std::optional<Config> next = LoadValidConfig(path);  // problems go to stderr
-  if (!next) {
-    LogError("the reloaded config has problems; the relay keeps its settings", {{"config", path}});
-    return;
-  }
-  ApplyLogSettings(*next);
-  Config others = *next;
-  others.log = running.log;
-  const bool others_changed = RenderRedactedConfig(others, RedactedConninfo(others.postgres.dsn)) !=
-                              RenderRedactedConfig(running, RedactedConninfo(running.postgres.dsn));
-  LogInfo("log settings reloaded",
-          {{"log_level", next->log.level}, {"log_format", next->log.format}});
-  if (others_changed) {
-    LogWarn("settings other than log.* changed; they take effect when the relay restarts",
-            {{"config", path}});
-  }
-}
-
-// The first SIGTERM/SIGINT starts a graceful stop; the second exits at once
-// (unacknowledged rows simply stay pending); SIGHUP reloads. Signals are
-// blocked in every thread and taken here with sigwait, so no work happens in
-// a handler.
-void StartSignalThread(StopSignal& stop, const std::string& config_path, const Config& config) {
-  const sigset_t signals = BlockSignals({SIGTERM, SIGINT, SIGHUP});
-  std::thread([signals, &stop, config_path, config] {
-    int received = 0;
-    for (bool stopping = false;;) {
-      if (sigwait(&signals, &received) != 0) continue;
-      if (received == SIGHUP) {
-        Reload(config_path, config);
-      } else if (!stopping) {
-        stopping = true;
-        LogInfo("stopping: draining outstanding acks",
-                {{"signal", received == SIGTERM ? "SIGTERM" : "SIGINT"}});
-        stop.Request();
-      } else {
-        LogWarn("second signal: exiting now; unacknowledged rows stay pending");
-        std::_Exit(kExitFailure);
-      }
-    }
-  }).detach();
-}
+namespace {
 
 RelayLoopOptions LoopOptions(const RelaySettings& relay, std::chrono::milliseconds message_timeout,
                              int64_t message_max_bytes) {

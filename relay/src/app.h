@@ -26,6 +26,9 @@ void SetLibpqDefaults(const Config& config);
 // in kafka.topics and every reason the relay knows by name.
 KnownLabels KnownMetricLabels(const KafkaConfig& kafka);
 
+// log.level and log.format, for the whole process.
+void ApplyLogSettings(const Config& config);
+
 int RunCommand(const std::string& config_path);
 int CheckConfigCommand(const std::string& config_path);
 int MigrateCommand(const std::string& config_path);
