@@ -21,6 +21,7 @@
 #include <map>
 #include <pqxx/pqxx>
 #include <random>
+#include <set>
 #include <sstream>
 #include <thread>
 #include <tuple>
@@ -438,6 +439,32 @@ void CommitBacklog(const std::string& dsn, int rows) {
     SELECT id, key, (headers->>'key-seq')::int, md5(payload), false FROM event)");
 }
 
+// What the topic holds, as the checker's consumer read it while the run went
+// on. librdkafka 2.0's consumer can stall on a partition whose leader moved
+// (F4); then a fresh consumer reads the topic again from the start and adds
+// what the first one missed (its received_at is late, so delays only grow).
+// False if the topic still cannot be read to its end, or the broker evicted
+// data: the run is INVALID, never green.
+bool ReadEverything(Run& run, std::vector<Consumed>& records,
+                    std::vector<std::string>& measurements) {
+  const bool caught_up = run.consumer->CatchUp(seconds(30));
+  records = run.consumer->Records();
+  if (caught_up) return !run.consumer->Evicted();
+  measurements.push_back("the checker's consumer stalled (" + run.consumer->why_not() +
+                         "); the topic was read again by a fresh consumer");
+  Consumer fresh(run.cluster.bootstrap(), kTopic, kPartitions);
+  if (!fresh.CatchUp(seconds(60))) {
+    measurements.push_back("the fresh consumer stalled too (" + fresh.why_not() + ")");
+    return false;
+  }
+  std::set<std::pair<int32_t, int64_t>> seen;
+  for (const Consumed& c : records) seen.insert({c.partition, c.offset});
+  for (Consumed& c : fresh.Records()) {
+    if (seen.insert({c.partition, c.offset}).second) records.push_back(std::move(c));
+  }
+  return !fresh.Evicted();
+}
+
 Outcome Execute(const Settings& settings, const Scenario& scenario, uint64_t seed) {
   Run run(settings, scenario.id, seed, scenario.policy, scenario.writer, scenario.kafka);
   if (scenario.backlog > 0) CommitBacklog(run.owner_dsn, scenario.backlog);
@@ -463,8 +490,9 @@ Outcome Execute(const Settings& settings, const Scenario& scenario, uint64_t see
       outcome.exit_code = 1;
     }
   }
-  outcome.valid = run.consumer->CatchUp(seconds(30)) && !run.consumer->Evicted();
-  outcome.figures = Check(run.owner_dsn, run.consumer->Records());
+  std::vector<Consumed> records;
+  outcome.valid = ReadEverything(run, records, run.measurements);
+  outcome.figures = Check(run.owner_dsn, records);
   const Figures& f = outcome.figures;
   outcome.duplicate_bound =
       scenario.duplicates_per_event < 0 ? -1 : int64_t{scenario.duplicates_per_event} * run.events;
