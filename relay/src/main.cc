@@ -1,27 +1,16 @@
 // argv → command → exit code. The commands live in app.cc and commands/.
 #include <CLI/CLI.hpp>
-#include <cstdlib>
-#include <filesystem>
 #include <iostream>
 
 #include "app.h"
+#include "cli_words.h"
 #include "commands/operator_commands.h"
-#include "commit.h"
-#include "outbox/conninfo.h"
-#include "sink/kafka_conf.h"
-#include "version.h"
 
 namespace {
 
 using outbox::DeadLettersRequest;
-
-constexpr const char* kDefaultConfigPath = OUTBOX_RELAY_DEFAULT_CONFIG;
-constexpr const char* kConfigVariable = "OUTBOX_RELAY_CONFIG";
-
-std::string VersionText() {
-  return "outbox-relay " OUTBOX_RELAY_VERSION " (commit " OUTBOX_RELAY_COMMIT ")\nlibrdkafka " +
-         outbox::LibrdkafkaVersion() + "\nlibpq " + outbox::LibpqVersion();
-}
+using outbox::kConfigVariable;
+using outbox::kDefaultConfigPath;
 
 // Adds the dead-letter filters to a subcommand; --older-than is parsed later.
 void AddFilters(CLI::App* command, DeadLettersRequest& request, std::string& older_than) {
@@ -34,87 +23,12 @@ void AddFilters(CLI::App* command, DeadLettersRequest& request, std::string& old
                       "only dead-lettered longer ago than this, e.g. 90s, 15m, 2h, 7d");
 }
 
-std::string HelpHint(const std::string& path) {
-  return "  (outbox-relay " + (path.empty() ? "" : path + " ") + "--help)\n";
-}
-
-// Edit distance, for "did you mean".
-size_t Distance(const std::string& a, const std::string& b) {
-  std::vector<size_t> row(b.size() + 1);
-  for (size_t j = 0; j <= b.size(); ++j) row[j] = j;
-  for (size_t i = 1; i <= a.size(); ++i) {
-    size_t diagonal = row[0];
-    row[0] = i;
-    for (size_t j = 1; j <= b.size(); ++j) {
-      const size_t above = row[j];
-      row[j] = std::min({row[j] + 1, row[j - 1] + 1, diagonal + (a[i - 1] == b[j - 1] ? 0 : 1)});
-      diagonal = above;
-    }
-  }
-  return row[b.size()];
-}
-
-// CLI11 answers an unknown command with "A subcommand is required"; this
-// walks argv's command words first and names the problem. Returns false
-// (having said why) if they do not name a command. `path` gets the words
-// that did, e.g. "dead-letters list".
-bool NamesACommand(CLI::App& cli, int argc, char** argv, std::string* path) {
-  bool asks_for_help = false;
-  for (int i = 1; i < argc; ++i) {
-    const std::string word = argv[i];
-    asks_for_help |= word == "-h" || word == "--help" || word == "--version";
-  }
-  CLI::App* at = &cli;
-  for (int i = 1; i < argc && !at->get_subcommands({}).empty(); ++i) {
-    const std::string word = argv[i];
-    if (word.rfind('-', 0) == 0) continue;  // --help, --version
-    CLI::App* next = nullptr;
-    std::string names, closest;
-    for (CLI::App* sub : at->get_subcommands({})) {
-      if (sub->get_name() == word) next = sub;
-      names += (names.empty() ? "" : ", ") + sub->get_name();
-      if (Distance(word, sub->get_name()) <= 2) closest = sub->get_name();
-    }
-    if (next == nullptr) {
-      std::cerr << "outbox-relay" << (path->empty() ? "" : " " + *path) << ": unknown command \""
-                << word << "\"" << (closest.empty() ? "" : "; did you mean \"" + closest + "\"?")
-                << "\n  commands: " << names << '\n'
-                << HelpHint(*path);
-      return false;
-    }
-    *path += (path->empty() ? "" : " ") + word;
-    at = next;
-  }
-  if (at != &cli && !at->get_subcommands({}).empty() && !asks_for_help) {
-    std::string names;
-    for (CLI::App* sub : at->get_subcommands({})) {
-      names += (names.empty() ? "" : ", ") + sub->get_name();
-    }
-    std::cerr << "outbox-relay " << *path << ": give a command: " << names << '\n';
-    return false;
-  }
-  return true;
-}
-
-// --config, else $OUTBOX_RELAY_CONFIG, else the default path; empty (having
-// said why) if that default does not exist.
-std::string ResolveConfigPath(const std::string& flag) {
-  if (!flag.empty()) return flag;
-  if (const char* env = std::getenv(kConfigVariable); env != nullptr && *env != '\0') return env;
-  if (!std::filesystem::exists(kDefaultConfigPath)) {
-    std::cerr << "outbox-relay: no config: give --config FILE, set " << kConfigVariable
-              << ", or write " << kDefaultConfigPath << '\n';
-    return "";
-  }
-  return kDefaultConfigPath;
-}
-
 }  // namespace
 
 int main(int argc, char** argv) {
   CLI::App cli{"outbox-relay: publishes committed PostgreSQL outbox rows to Kafka"};
   cli.require_subcommand(1);
-  cli.set_version_flag("--version", VersionText());
+  cli.set_version_flag("--version", outbox::VersionText());
 
   std::string config_flag;
   auto add = [&](CLI::App* parent, const char* name, const char* help) {
@@ -165,7 +79,7 @@ int main(int argc, char** argv) {
   purge->add_flag("--yes", request.yes, "do not ask before --all on a terminal");
 
   std::string command_path;
-  if (!NamesACommand(cli, argc, argv, &command_path)) return outbox::kExitUsage;
+  if (!outbox::NamesACommand(cli, argc, argv, &command_path)) return outbox::kExitUsage;
   try {
     cli.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {
@@ -175,10 +89,10 @@ int main(int argc, char** argv) {
   } catch (const CLI::ParseError& e) {
     std::cerr << "outbox-relay" << (command_path.empty() ? "" : " " + command_path) << ": "
               << e.what() << '\n'
-              << HelpHint(command_path);
+              << outbox::HelpHint(command_path);
     return outbox::kExitUsage;
   }
-  const std::string config_path = ResolveConfigPath(config_flag);
+  const std::string config_path = outbox::ResolveConfigPath(config_flag);
   if (config_path.empty()) return outbox::kExitBadConfig;
   if (*run) return outbox::RunCommand(config_path);
   if (*check) return outbox::CheckConfigCommand(config_path);
