@@ -82,3 +82,15 @@ fail() {
 }
 
 pass() { echo "ok: $*"; }
+
+# expect_exit CODE FILE COMMAND...: runs COMMAND with its output in FILE and
+# fails unless it exits CODE.
+expect_exit() {
+  local code=$1 out=$2
+  shift 2
+  set +e
+  "$@" >"$out" 2>&1
+  local got=$?
+  set -e
+  [[ $got == "$code" ]] || fail "$* must exit $code (got $got): $(cat "$out")"
+}

@@ -29,6 +29,15 @@ size_t Distance(const std::string& a, const std::string& b) {
   return row[b.size()];
 }
 
+// "list, show, requeue, purge": the commands under `at`.
+std::string CommandNames(CLI::App* at) {
+  std::string names;
+  for (CLI::App* sub : at->get_subcommands({})) {
+    names += (names.empty() ? "" : ", ") + sub->get_name();
+  }
+  return names;
+}
+
 }  // namespace
 
 std::string VersionText() {
@@ -51,16 +60,15 @@ bool NamesACommand(CLI::App& cli, int argc, char** argv, std::string* path) {
     const std::string word = argv[i];
     if (word.rfind('-', 0) == 0) continue;  // --help, --version
     CLI::App* next = nullptr;
-    std::string names, closest;
+    std::string closest;
     for (CLI::App* sub : at->get_subcommands({})) {
       if (sub->get_name() == word) next = sub;
-      names += (names.empty() ? "" : ", ") + sub->get_name();
       if (Distance(word, sub->get_name()) <= 2) closest = sub->get_name();
     }
     if (next == nullptr) {
       std::cerr << "outbox-relay" << (path->empty() ? "" : " " + *path) << ": unknown command \""
                 << word << "\"" << (closest.empty() ? "" : "; did you mean \"" + closest + "\"?")
-                << "\n  commands: " << names << '\n'
+                << "\n  commands: " << CommandNames(at) << '\n'
                 << HelpHint(*path);
       return false;
     }
@@ -68,11 +76,7 @@ bool NamesACommand(CLI::App& cli, int argc, char** argv, std::string* path) {
     at = next;
   }
   if (at != &cli && !at->get_subcommands({}).empty() && !asks_for_help) {
-    std::string names;
-    for (CLI::App* sub : at->get_subcommands({})) {
-      names += (names.empty() ? "" : ", ") + sub->get_name();
-    }
-    std::cerr << "outbox-relay " << *path << ": give a command: " << names << '\n';
+    std::cerr << "outbox-relay " << *path << ": give a command: " << CommandNames(at) << '\n';
     return false;
   }
   return true;

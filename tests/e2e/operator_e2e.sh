@@ -59,10 +59,7 @@ sed 's/^  listen: .*/  listen: "127.0.0.1:'"$port"'"/' "$config" >"$work/probe.y
 kill -USR1 "$DEV_BROKER_PID"  # every broker refuses connections
 unready() { readyz | grep '"kafka":"unreachable"' >/dev/null; }
 wait_until 20 unready || fail "idle with the brokers gone, still: $(curl -s "http://127.0.0.1:$port/readyz")"
-set +e
-"$relay" health --ready --config "$work/probe.yaml" >/dev/null; status=$?
-set -e
-[[ $status == 1 ]] || fail "health --ready with the brokers gone must exit 1 (got $status)"
+expect_exit 1 "$work/health.txt" "$relay" health --ready --config "$work/probe.yaml"
 scrape metrics >"$work/down.txt" || fail "scrape with the brokers gone"
 grep -qx 'outbox_relay_kafka_up 0' "$work/down.txt" || fail "kafka_up with the brokers gone"
 kill -USR2 "$DEV_BROKER_PID"
@@ -115,15 +112,6 @@ grep -qE '^outbox-relay [0-9.]+ \(commit [0-9a-f]{7,}(-modified)?|unknown\)$' "$
   fail "--version: $(cat "$work/version.txt")"
 grep -qE '^librdkafka [0-9]+\.[0-9]+' "$work/version.txt" || fail "--version lacks librdkafka"
 grep -qE '^libpq [0-9]+\.[0-9]+' "$work/version.txt" || fail "--version lacks libpq"
-expect_exit() {  # expect_exit CODE FILE COMMAND...
-  local code=$1 out=$2
-  shift 2
-  set +e
-  "$@" >"$out" 2>&1
-  local got=$?
-  set -e
-  [[ $got == "$code" ]] || fail "$* must exit $code (got $got): $(cat "$out")"
-}
 expect_exit 2 "$work/cli.txt" "$relay" stauts
 grep -q 'unknown command "stauts"; did you mean "status"?' "$work/cli.txt" || fail "unknown command: $(cat "$work/cli.txt")"
 "$relay" dead-letters --help | grep -q 'requeue' || fail "dead-letters --help"

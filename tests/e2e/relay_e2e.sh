@@ -170,10 +170,7 @@ SQL
 one_row_left() { [[ $(psql -tAq "$dsn" -c "SELECT count(*) FROM outbox") == 1 ]]; }
 wait_until 30 one_row_left || fail "poison rows not dead-lettered: $(psql -tAq "$dsn" -c 'SELECT id, key FROM outbox')"
 [[ $(pending_rows_for_key poisoned) == 1 ]] || fail "the poisoned key's later row must wait"
-set +e
-"$relay" status --config "$config" >"$work/status.txt"; status=$?
-set -e
-[[ $status == 3 ]] || fail "status with dead letters must exit 3 (got $status)"
+expect_exit 3 "$work/status.txt" "$relay" status --config "$config"
 grep -q "^  - 2 dead letters" "$work/status.txt" || fail "status must say what needs an operator: $(cat "$work/status.txt")"
 grep -q "^dead letters:  2  invalid_headers=2$" "$work/status.txt" || fail "status dead letters: $(cat "$work/status.txt")"
 grep -q "^blocked keys:  2  doomed, poisoned$" "$work/status.txt" || fail "status blocked keys: $(cat "$work/status.txt")"
@@ -193,10 +190,7 @@ psql -q "$dsn" -c "UPDATE outbox_dead_letter SET payload = '\xc328616263'::bytea
   fail "show --json on a payload that is not UTF-8 (exit $?)"
 grep -q '"payload_hex": "c328616263"' "$work/show.json" || fail "show --json: $(cat "$work/show.json")"
 psql -q "$dsn" -c "UPDATE outbox_dead_letter SET payload = 'p1' WHERE id = $poison_id"
-set +e
-"$relay" dead-letters requeue --config "$config" >/dev/null 2>&1; status=$?
-set -e
-[[ $status == 2 ]] || fail "requeue without a filter or --all must exit 2 (got $status)"
+expect_exit 2 "$work/requeue.txt" "$relay" dead-letters requeue --config "$config"
 "$relay" dead-letters requeue --config "$config" --key poisoned --dry-run | grep -q "^would requeue 1 dead letter: $poison_id$" ||
   fail "requeue --dry-run"
 psql -q "$dsn" -c "UPDATE outbox_dead_letter SET headers = '{\"fixed\": \"yes\"}' WHERE id = $poison_id"
