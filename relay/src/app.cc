@@ -21,6 +21,7 @@
 #include "outbox/network_timeouts.h"
 #include "outbox/pg_backlog_source.h"
 #include "outbox/pg_outbox_store.h"
+#include "outbox/retention_keeper.h"
 #include "run_signals.h"
 #include "sink/kafka_errors.h"
 #include "sink/kafka_sink.h"
@@ -247,12 +248,24 @@ int RunCommand(const std::string& config_path) {
   leases.ttl = std::chrono::milliseconds(config->relay.lease_ttl_ms);
   // Its destructor hands the shards over to the other relays, after the loop
   // below has drained and written everything back.
-  PgOutboxStore store(dsn, leases, [&metrics](const LeaseReport& r) { metrics.OnLeases(r); });
+  StoreOptions store_options;
+  store_options.mark_sent = config->relay.on_ack == "mark_sent";
+  store_options.per_key_sequence = config->relay.per_key_sequence;
+  PgOutboxStore store(
+      dsn, leases, [&metrics](const LeaseReport& r) { metrics.OnLeases(r); }, store_options);
+  RetentionOptions retention;
+  retention.sent_retention = config->relay.sent_retention;
+  retention.dead_letter_retention = config->relay.dead_letter_retention;
+  retention.partitions_ahead = config->relay.partitions_ahead;
+  RetentionKeeper retention_keeper(
+      dsn, retention, [&metrics](const RetentionReport& r) { metrics.OnRetention(r); });
+  retention_keeper.Start();
   RelayLoop loop(store, **sink, stop, metrics, options);
   LogInfo("relay started", {{"version", OUTBOX_RELAY_VERSION},
                             {"postgres", RedactedConninfo(config->postgres.dsn)},
                             {"kafka", config->kafka.bootstrap_servers},
-                            {"batch_size", options.batch_size}});
+                            {"batch_size", options.batch_size},
+                            {"on_ack", config->relay.on_ack}});
   const Status result = loop.Run();
   if (!result.ok()) {
     LogError("relay stopped on an error", {{"error", result.message()}});
@@ -269,12 +282,13 @@ int CheckConfigCommand(const std::string& config_path) {
   return kExitOk;
 }
 
-int MigrateCommand(const std::string& config_path) {
+int MigrateCommand(const std::string& config_path, bool partitioned) {
   std::optional<Config> config = LoadValidConfig(config_path);
   if (!config) return kExitBadConfig;
   ApplyLogSettings(*config);
   SetLibpqDefaults(*config);
-  Result<MigrationReport> report = Migrate(config->postgres.dsn, EmbeddedSchemaFiles());
+  Result<MigrationReport> report =
+      Migrate(config->postgres.dsn, SchemaPlan(partitioned, config->relay.per_key_sequence));
   if (!report.ok()) {
     LogError("migration failed", {{"code", StatusCodeName(report.status().code())},
                                   {"error", report.status().message()}});

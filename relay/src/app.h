@@ -31,6 +31,6 @@ void ApplyLogSettings(const Config& config);
 
 int RunCommand(const std::string& config_path);
 int CheckConfigCommand(const std::string& config_path);
-int MigrateCommand(const std::string& config_path);
+int MigrateCommand(const std::string& config_path, bool partitioned);
 
 }  // namespace outbox

@@ -41,7 +41,13 @@ int main(int argc, char** argv) {
   CLI::App* run = add(&cli, "run", "run the relay until SIGTERM/SIGINT (SIGHUP reloads log.*)");
   CLI::App* check =
       add(&cli, "check-config", "validate the config and print it with secrets redacted");
-  CLI::App* migrate = add(&cli, "migrate", "apply the schema/ files the database lacks");
+  CLI::App* migrate = add(&cli, "migrate",
+                          "apply the schema/ files the database lacks (and "
+                          "schema/options/1002_per_key_sequence.sql with relay.per_key_sequence)");
+  bool partitioned = false;
+  migrate->add_flag("--partitioned", partitioned,
+                    "create the outbox partitioned by day (schema/options/1001_partitioned.sql; "
+                    "only where no outbox exists yet)");
   bool json = false;
   CLI::App* status = add(&cli, "status",
                          "pending rows, oldest age, dead letters by reason, blocked keys, "
@@ -96,7 +102,7 @@ int main(int argc, char** argv) {
   if (config_path.empty()) return outbox::kExitBadConfig;
   if (*run) return outbox::RunCommand(config_path);
   if (*check) return outbox::CheckConfigCommand(config_path);
-  if (*migrate) return outbox::MigrateCommand(config_path);
+  if (*migrate) return outbox::MigrateCommand(config_path, partitioned);
   if (*status) return outbox::StatusCommand(config_path, json);
   if (*health) return outbox::HealthCommand(config_path, ready);
   if (!older_than.empty()) {

@@ -38,7 +38,11 @@ END $$;
 
 -- The relay.
 GRANT SELECT, DELETE ON outbox TO outbox_relay;
-GRANT UPDATE (attempts, last_error, first_failed_at, next_attempt_at, committed_at) ON outbox TO outbox_relay;
+GRANT UPDATE (attempts, last_error, first_failed_at, next_attempt_at, committed_at,
+              sent_at, sent_partition, sent_offset) ON outbox TO outbox_relay;
+-- No DELETE: the relay cannot destroy dead letters. To let
+-- relay.dead_letter_retention remove old ones, grant it deliberately:
+--   GRANT DELETE ON outbox_dead_letter TO outbox_relay;
 GRANT SELECT, INSERT ON outbox_dead_letter TO outbox_relay;
 GRANT SELECT ON outbox_relay_schema_migrations TO outbox_relay;
 GRANT SELECT, UPDATE ON outbox_relay_lease TO outbox_relay;

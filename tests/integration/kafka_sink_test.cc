@@ -156,7 +156,8 @@ TEST_F(KafkaSinkTest, PrechecksTopicNamesAndSizes) {
   const auto too_large = sink->Precheck(big);
   ASSERT_TRUE(too_large.has_value());
   EXPECT_EQ(too_large->reason, "msg_size_too_large");
-  EXPECT_EQ(too_large->detail, "message of 2006 bytes exceeds message.max.bytes (2000)");
+  // 1 (key) + 1990 (payload) + 15 (trace header) + 10 (outbox-id: 4)
+  EXPECT_EQ(too_large->detail, "message of 2016 bytes exceeds message.max.bytes (2000)");
 }
 
 TEST_F(KafkaSinkTest, ReportsRetriableWhileTheBrokerIsDownAndDeliversAfter) {

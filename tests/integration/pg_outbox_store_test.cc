@@ -27,7 +27,7 @@ class PgOutboxStoreTest : public ::testing::Test {
 
   static Settlement Delivered(std::vector<int64_t> ids) {
     Settlement settlement;
-    settlement.delivered = std::move(ids);
+    settlement.delivered.assign(ids.begin(), ids.end());
     return settlement;
   }
   static std::string Ids(const std::string& table) {
@@ -494,10 +494,10 @@ TEST_F(PgOutboxStoreTest, ReadsStartAboveRemovedRowsAndARequeueBringsALowIdBack)
 }
 
 TEST_F(PgOutboxStoreTest, AnOlderSchemaIsReportedWithWhatToRun) {
-  pg().Exec("UPDATE outbox_relay_schema_migrations SET version = -6 WHERE version = 6");
+  pg().Exec("UPDATE outbox_relay_schema_migrations SET version = -7 WHERE version = 7");
   PgOutboxStore store(pg().dsn());
   Result<std::vector<OutboxMessage>> batch = store.ReadBatch(10);
-  pg().Exec("UPDATE outbox_relay_schema_migrations SET version = 6 WHERE version = -6");
+  pg().Exec("UPDATE outbox_relay_schema_migrations SET version = 7 WHERE version = -7");
 
   ASSERT_FALSE(batch.ok());
   EXPECT_EQ(batch.status().code(), StatusCode::kFailedPrecondition);

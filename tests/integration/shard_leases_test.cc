@@ -68,7 +68,8 @@ class ShardLeasesTest : public ::testing::Test {
   }
   static Settlement Delivered(const std::vector<OutboxMessage>& batch) {
     Settlement settlement;
-    settlement.delivered = IdsOf(batch);
+    const std::vector<int64_t> ids = IdsOf(batch);
+    settlement.delivered.assign(ids.begin(), ids.end());
     return settlement;
   }
 };

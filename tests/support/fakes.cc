@@ -51,7 +51,7 @@ Status FakeStore::Settle(const Settlement& settlement) {
     --fail_settles;
     return Status(StatusCode::kUnavailable, "injected settle failure");
   }
-  for (int64_t id : settlement.delivered) rows_.erase(id);
+  for (const outbox::Delivered& d : settlement.delivered) rows_.erase(d.id);
   for (const DeadLetter& d : settlement.dead_letters) {
     const auto it = rows_.find(d.id);
     if (it == rows_.end()) continue;

@@ -7,16 +7,10 @@
 #include <string>
 #include <string_view>
 
+#include "common/duration.h"
 #include "outbox/admin.h"
 
 namespace outbox {
-
-// "90s", "15m", "2h", "7d" (a bare number is seconds); nullopt if malformed.
-// The longest duration ParseDuration accepts (100 years).
-inline constexpr std::chrono::seconds kLongestDuration{int64_t{100} * 365 * 86400};
-std::optional<std::chrono::seconds> ParseDuration(std::string_view text);
-// An age for people: "0.4s", "42s", "4m05s", "2h13m", "3d04h".
-std::string FormatDuration(double seconds);
 
 // Exit code of `status` when an operator is needed (dead letters, blocked
 // keys, shards without a live relay), so that scripts can act on it.

@@ -2,6 +2,7 @@
 // the YAML keys are the field names (see deploy/outbox-relay.example.yaml).
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 #include <map>
 #include <string>
@@ -86,6 +87,23 @@ struct RelaySettings {
   // lease_ttl_ms * 1.2; a single relay restarted after a crash waits as long
   // for its own old leases (a clean stop hands them over at once).
   int lease_ttl_ms = 5000;
+  // What a broker ack does to the row (schema/0007): "delete" removes it;
+  // "mark_sent" keeps it and records sent_at, sent_partition, sent_offset
+  // from its delivery report. Either way only pending rows are read, so
+  // switching is safe at any time.
+  std::string on_ack = "delete";
+  // How long sent rows stay before they are removed (0 = forever). Also
+  // applies, under on_ack: delete, to rows left from a mark_sent run.
+  std::chrono::seconds sent_retention{7 * 86400};
+  // How long a dead letter stays (0 = until purged). One that blocks its key
+  // (on_undeliverable: block_key) stays until an operator acts on it.
+  std::chrono::seconds dead_letter_retention{0};
+  // Partitioned outbox (schema/options/1001_partitioned.sql): days of partitions
+  // kept ready beyond today.
+  int partitions_ahead = 3;
+  // Send each keyed row's number as header outbox-seq
+  // (schema/options/1002_per_key_sequence.sql; `migrate` applies it when true).
+  bool per_key_sequence = false;
 };
 
 struct MetricsConfig {

@@ -13,6 +13,7 @@
 #include <set>
 #include <sstream>
 
+#include "common/duration.h"
 #include "common/log.h"
 
 namespace outbox {
@@ -123,6 +124,46 @@ class Reader {
       return;
     }
     *out = value;
+  }
+
+  void Bool(const YAML::Node& node, const std::string& key, bool* out) {
+    const auto text = Scalar(node, key);
+    if (!text) return;
+    if (*text == "true" || *text == "false") {
+      *out = *text == "true";
+      return;
+    }
+    Problem(node, key, "must be true or false (got \"" + *text + "\")");
+  }
+
+  // "90s", "15m", "2h", "7d", or 0.
+  void Duration(const YAML::Node& node, const std::string& key, std::chrono::seconds* out) {
+    const auto text = Scalar(node, key);
+    if (!text) return;
+    if (const std::optional<std::chrono::seconds> value = ParseDuration(*text)) {
+      *out = *value;
+      return;
+    }
+    Problem(node, key,
+            "must be a duration such as 90s, 15m, 2h or 7d, or 0 (got \"" + *text + "\")");
+  }
+
+  // One of `choices`; nullopt (after recording a problem) otherwise.
+  void Choice(const YAML::Node& node, const std::string& key,
+              std::initializer_list<const char*> choices, std::string* out) {
+    std::string value;
+    String(node, key, &value);
+    if (value.empty()) return;
+    std::string names;
+    for (const char* choice : choices) {
+      if (value == choice) {
+        *out = value;
+        return;
+      }
+      names += names.empty() ? "" : " or ";
+      names += choice;
+    }
+    Problem(node, key, "must be " + names + " (got \"" + value + "\")");
   }
 
  private:
@@ -353,6 +394,26 @@ void ReadConfig(const YAML::Node& root, Reader& reader, Config* config,
                                   return;
                                 }
                                 relay.on_undeliverable = policy;
+                              }},
+                             {"on_ack",
+                              [&](const YAML::Node& v, const std::string& k) {
+                                reader.Choice(v, k, {"delete", "mark_sent"}, &relay.on_ack);
+                              }},
+                             {"sent_retention",
+                              [&](const YAML::Node& v, const std::string& k) {
+                                reader.Duration(v, k, &relay.sent_retention);
+                              }},
+                             {"dead_letter_retention",
+                              [&](const YAML::Node& v, const std::string& k) {
+                                reader.Duration(v, k, &relay.dead_letter_retention);
+                              }},
+                             {"partitions_ahead",
+                              [&](const YAML::Node& v, const std::string& k) {
+                                reader.Int(v, k, 1, 366, &relay.partitions_ahead);
+                              }},
+                             {"per_key_sequence",
+                              [&](const YAML::Node& v, const std::string& k) {
+                                reader.Bool(v, k, &relay.per_key_sequence);
                               }},
                              {"backoff_max_ms", [&](const YAML::Node& v, const std::string& k) {
                                 reader.Int(v, k, 1, 600000, &relay.backoff_max_ms);

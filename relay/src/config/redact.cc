@@ -2,6 +2,8 @@
 
 #include <yaml-cpp/yaml.h>
 
+#include "common/duration.h"
+
 namespace outbox {
 
 bool IsSecretKafkaProperty(const std::string& name) {
@@ -48,6 +50,12 @@ std::string RenderRedactedConfig(const Config& config, const std::string& shown_
   out << YAML::Key << "on_undeliverable" << YAML::Value << r.on_undeliverable;
   out << YAML::Key << "max_attempts" << YAML::Value << r.max_attempts;
   out << YAML::Key << "lease_ttl_ms" << YAML::Value << r.lease_ttl_ms;
+  out << YAML::Key << "on_ack" << YAML::Value << r.on_ack;
+  out << YAML::Key << "sent_retention" << YAML::Value << DurationText(r.sent_retention);
+  out << YAML::Key << "dead_letter_retention" << YAML::Value
+      << DurationText(r.dead_letter_retention);
+  out << YAML::Key << "partitions_ahead" << YAML::Value << r.partitions_ahead;
+  out << YAML::Key << "per_key_sequence" << YAML::Value << r.per_key_sequence;
   out << YAML::EndMap;
 
   out << YAML::Key << "metrics" << YAML::Value << YAML::BeginMap;

@@ -13,6 +13,11 @@ namespace outbox {
 
 using SteadyClock = std::chrono::steady_clock;
 
+// The headers the relay adds to every message (a row may not set any
+// `outbox-` header): the row id, and its number among its key's rows.
+inline constexpr const char* kIdHeader = "outbox-id";
+inline constexpr const char* kSeqHeader = "outbox-seq";
+
 struct OutboxMessage {
   int64_t id = 0;
   std::string topic;
@@ -20,6 +25,9 @@ struct OutboxMessage {
   std::optional<std::string> payload;  // nullopt = tombstone
   // The row's `headers` object; the sink adds `outbox-id` itself.
   std::vector<std::pair<std::string, std::string>> headers;
+  // The row's number among the rows of its key (schema/options/
+  // per_key_sequence.sql), sent as header `outbox-seq`; nullopt = none.
+  std::optional<int64_t> key_seq;
   // Seconds between the row's commit (with track_commit_timestamp on; else
   // created_at) and the read, by the database's clock.
   double age_at_read_seconds = 0;

@@ -30,9 +30,21 @@ struct DeadLetter {
   bool blocks_key = false;
 };
 
+// A row the broker acknowledged, and where it put it (from its delivery
+// report; -1 when unknown).
+struct Delivered {
+  Delivered() = default;
+  Delivered(int64_t id, int32_t partition = -1, int64_t offset = -1)  // NOLINT: ids read well
+      : id(id), partition(partition), offset(offset) {}
+  int64_t id = 0;
+  int32_t partition = -1;
+  int64_t offset = -1;
+};
+
 // What became of a batch, written back in one transaction.
 struct Settlement {
-  std::vector<int64_t> delivered;  // removed from the outbox
+  // Removed from the outbox, or marked sent (relay.on_ack: mark_sent).
+  std::vector<Delivered> delivered;
   std::vector<DeadLetter> dead_letters;
   std::vector<RetryLater> retries;
 

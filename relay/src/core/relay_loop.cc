@@ -224,7 +224,7 @@ void RelayLoop::DecideOutcomes(InFlightBatch& batch, std::vector<DeliveryOutcome
         LogWarn("a row was delivered after an earlier row of its key failed; order broken",
                 {{"id", row.id}, {"key", Abbreviated(*row.key)}});
       }
-      unsettled_.delivered.push_back(row.id);
+      unsettled_.delivered.push_back({row.id, outcome.partition, outcome.offset});
       observer_.OnDelivered(row, outcome);
       ++progress.delivered;
       continue;

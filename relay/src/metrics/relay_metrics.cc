@@ -173,6 +173,30 @@ RelayMetrics::RelayMetrics(const std::string& version, Now now)
       kafka_broker_rtt_(prometheus::BuildGauge()
                             .Name("outbox_relay_kafka_broker_rtt_seconds")
                             .Help("Average request round trip to each broker, by node id.")
+                            .Register(*registry_)),
+      sent_rows_(prometheus::BuildGauge()
+                     .Name("outbox_relay_sent_rows")
+                     .Help("Rows kept in the outbox as sent (relay.on_ack: mark_sent) until "
+                           "relay.sent_retention removes them; an estimate above 100,000.")
+                     .Register(*registry_)
+                     .Add({})),
+      retention_removed_(prometheus::BuildCounter()
+                             .Name("outbox_relay_retention_removed_total")
+                             .Help("Rows removed by retention, one by one (relay.sent_retention "
+                                   "from the outbox, relay.dead_letter_retention from the "
+                                   "dead letters); dropped partitions are counted apart.")
+                             .Register(*registry_)),
+      partitions_dropped_(prometheus::BuildCounter()
+                              .Name("outbox_relay_partitions_dropped_total")
+                              .Help("Partitions of a partitioned outbox dropped by retention "
+                                    "(every row in them sent longer ago than "
+                                    "relay.sent_retention).")
+                              .Register(*registry_)
+                              .Add({})),
+      partitions_ahead_(prometheus::BuildGauge()
+                            .Name("outbox_relay_partitions_ahead")
+                            .Help("Partitioned outbox only: days of partitions ready beyond "
+                                  "today. At 0, tomorrow's rows land in outbox_default.")
                             .Register(*registry_)) {
   prometheus::BuildGauge()
       .Name("outbox_relay_build_info")
@@ -181,7 +205,21 @@ RelayMetrics::RelayMetrics(const std::string& version, Now now)
       .Add({{"version", version}})
       .Set(1);
   for (const char* event : {"acquired", "released", "lost"}) handovers_.Add({{"event", event}});
+  for (const char* table : {kRetentionOutbox, kRetentionDeadLetters}) {
+    retention_removed_.Add({{"table", table}});
+  }
   OnHeartbeat();
+}
+
+void RelayMetrics::OnRetention(const RetentionReport& report) {
+  sent_rows_.Set(static_cast<double>(report.sent_rows));
+  retention_removed_.Add({{"table", kRetentionOutbox}})
+      .Increment(static_cast<double>(report.sent_rows_removed));
+  retention_removed_.Add({{"table", kRetentionDeadLetters}})
+      .Increment(static_cast<double>(report.dead_letters_removed));
+  partitions_dropped_.Increment(static_cast<double>(report.partitions_dropped));
+  // Exported only for a partitioned outbox, where 0 is worth an alert.
+  if (report.partitions_ahead) partitions_ahead_.Add({}).Set(*report.partitions_ahead);
 }
 
 void RelayMetrics::Prime(const KnownLabels& labels) {

@@ -20,6 +20,7 @@
 #include "core/backlog.h"
 #include "core/lease_report.h"
 #include "core/observer.h"
+#include "core/retention_report.h"
 
 namespace outbox {
 
@@ -71,6 +72,11 @@ class RelayMetrics : public RelayObserver {
 
   // After each round of shard lease keeping (another thread).
   void OnLeases(const LeaseReport& report);
+  // After each round of retention (another thread).
+  void OnRetention(const RetentionReport& report);
+  // The `table` label values of outbox_relay_retention_removed_total.
+  static constexpr const char* kRetentionOutbox = "outbox";
+  static constexpr const char* kRetentionDeadLetters = "outbox_dead_letter";
 
   // Updates the gauges that are derived from time, then serialises.
   std::string Scrape();
@@ -109,6 +115,10 @@ class RelayMetrics : public RelayObserver {
   prometheus::Gauge& kafka_queue_bytes_;
   prometheus::Gauge& kafka_brokers_up_;
   prometheus::Family<prometheus::Gauge>& kafka_broker_rtt_;
+  prometheus::Gauge& sent_rows_;
+  prometheus::Family<prometheus::Counter>& retention_removed_;
+  prometheus::Counter& partitions_dropped_;
+  prometheus::Family<prometheus::Gauge>& partitions_ahead_;
 
   // An age as the database last reported it, and when (steady clock): it
   // grows from there. Kept as an age, never as a start time on the steady

@@ -177,14 +177,18 @@ Result<std::vector<int64_t>> OutboxAdmin::RequeueDeadLetters(const DeadLetterFil
     if (dry_run) {
       return IdsOf(tx.exec("SELECT id FROM outbox_dead_letter WHERE " + where + " ORDER BY id"));
     }
+    // Rows go back with their ids and per-key numbers: the per-key
+    // sequence's trigger (schema/options) leaves them as they are.
+    tx.exec("SET LOCAL outbox_relay.requeue = 'on'");
     std::vector<int64_t> ids =
         IdsOf(tx.exec("WITH moved AS (DELETE FROM outbox_dead_letter WHERE " + where +
-                      " RETURNING id, topic, key, payload, headers, created_at) "
+                      " RETURNING id, topic, key, payload, headers, created_at, key_seq) "
                       "INSERT INTO outbox (id, topic, key, payload, headers, created_at, "
-                      "committed_at) OVERRIDING SYSTEM VALUE "
+                      "committed_at, key_seq) OVERRIDING SYSTEM VALUE "
                       // Waits again from now (schema/0006): the lag is the
                       // relay's delay since an operator put it back.
-                      "SELECT id, topic, key, payload, headers, created_at, now() FROM moved "
+                      "SELECT id, topic, key, payload, headers, created_at, now(), key_seq "
+                      "FROM moved "
                       "ORDER BY id "
                       "RETURNING id"));
     // Tells relays, in the statement that reads the rows, that low ids are

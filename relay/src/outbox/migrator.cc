@@ -1,5 +1,6 @@
 #include "outbox/migrator.h"
 
+#include <cstdlib>
 #include <pqxx/pqxx>
 
 #include "outbox/pg_errors.h"
@@ -19,7 +20,22 @@ bool Applied(pqxx::work& tx, int version) {
               .empty();
 }
 
+const SchemaFile& Option(int version) {
+  for (const SchemaFile& file : EmbeddedSchemaOptions()) {
+    if (file.version == version) return file;
+  }
+  std::abort();  // a build without schema/options: caught by every test
+}
+
 }  // namespace
+
+std::vector<SchemaFile> SchemaPlan(bool partitioned, bool per_key_sequence) {
+  std::vector<SchemaFile> plan;
+  if (partitioned) plan.push_back(Option(kPartitionedOutbox));
+  for (const SchemaFile& file : EmbeddedSchemaFiles()) plan.push_back(file);
+  if (per_key_sequence) plan.push_back(Option(kPerKeySequence));
+  return plan;
+}
 
 Result<MigrationReport> Migrate(const std::string& dsn, std::span<const SchemaFile> files) {
   try {

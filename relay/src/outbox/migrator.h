@@ -19,6 +19,17 @@ struct SchemaFile {
 
 // schema/*.sql in version order (generated at build time).
 std::span<const SchemaFile> EmbeddedSchemaFiles();
+// schema/options/*.sql: opt-in variants, applied only when asked for.
+std::span<const SchemaFile> EmbeddedSchemaOptions();
+
+// The versions of the options (their file names' numbers).
+inline constexpr int kPartitionedOutbox = 1001;
+inline constexpr int kPerKeySequence = 1002;
+
+// The files `migrate` applies, in order: with `partitioned`, the
+// partitioned outbox (in place of schema/0001); the numbered files; with
+// `per_key_sequence`, its trigger.
+std::vector<SchemaFile> SchemaPlan(bool partitioned, bool per_key_sequence);
 
 struct MigrationReport {
   std::vector<std::string> applied;          // file names applied now

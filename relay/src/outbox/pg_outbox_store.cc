@@ -19,10 +19,11 @@
 namespace outbox {
 namespace {
 
-// Lowest ids first, driven by the primary key, so the cost does not grow
-// with the backlog. No cursor: a row committed late by a transaction that
-// took its id early is still here and is read by the next call. A row is due
-// unless it waits for a retry, an earlier row of its key waits for one
+// Lowest ids first, driven by the index of pending rows (schema/0007), so
+// the cost grows neither with the backlog nor with the sent rows kept
+// (relay.on_ack: mark_sent). No cursor: a row committed late by a
+// transaction that took its id early is still here and is read by the next
+// call. A row is due unless it waits for a retry, an earlier row of its key waits for one
 // (per-key order), or a dead letter blocks its key; both probes use small
 // partial indexes on a hash of the key (schema/0006), so keys of any size
 // work.
@@ -54,7 +55,7 @@ WITH leased AS MATERIALIZED (
 first AS (
   SELECT o.*, o.xmin AS inserted_by,
          coalesce(octet_length(o.key), 0) + coalesce(octet_length(o.payload), 0) AS message_bytes
-    FROM outbox o WHERE o.id >= $3
+    FROM outbox o WHERE o.id >= $3 AND o.sent_at IS NULL
     AND o.id <> ALL ($1::bigint[])
     AND (o.next_attempt_at IS NULL OR o.next_attempt_at <= now())
     AND NOT EXISTS (SELECT 1 FROM outbox w
@@ -73,7 +74,7 @@ SELECT id, topic, key, CASE WHEN message_bytes <= $8::bigint THEN payload END, h
        extract(epoch FROM clock_timestamp() - @ENQUEUED_AT@)::float8,
        attempts,
        (SELECT CASE WHEN is_called THEN last_value ELSE 0 END FROM outbox_relay_requeues),
-       message_bytes
+       message_bytes, key_seq
   FROM sized
  WHERE bytes_through - message_bytes < $2
  ORDER BY id)";
@@ -102,6 +103,17 @@ constexpr const char* kRemoveSql = R"(
 WITH @FENCE@
 DELETE FROM outbox o WHERE o.id = ANY($1::bigint[]) AND @FENCED@)";
 
+// relay.on_ack: mark_sent. A row marked once keeps its first record (a
+// repeated write-back changes nothing). next_attempt_at goes, so sent rows
+// stay out of the retry index.
+constexpr const char* kMarkSentSql = R"(
+WITH @FENCE@
+UPDATE outbox o
+   SET sent_at = now(), sent_partition = nullif(i.sent_partition, -1),
+       sent_offset = nullif(i.sent_offset, -1), next_attempt_at = NULL
+  FROM unnest($1::bigint[], $2::int[], $3::bigint[]) AS i(id, sent_partition, sent_offset)
+ WHERE o.id = i.id AND o.sent_at IS NULL AND @FENCED@)";
+
 // Moves rows to the dead-letter table in the statement that deletes them.
 constexpr const char* kDeadLetterSql = R"(
 WITH @FENCE@,
@@ -113,9 +125,9 @@ moved AS (
   RETURNING o.*, i.reason, i.error, i.blocks_key)
 INSERT INTO outbox_dead_letter
   (id, topic, key, payload, headers, created_at, reason, error, attempts,
-   first_failed_at, last_failed_at, blocks_key)
+   first_failed_at, last_failed_at, blocks_key, key_seq)
 SELECT id, topic, key, payload, headers, created_at, reason, error, attempts + 1,
-       coalesce(first_failed_at, now()), now(), blocks_key
+       coalesce(first_failed_at, now()), now(), blocks_key, key_seq
   FROM moved
 ON CONFLICT (id) DO NOTHING)";
 
@@ -134,16 +146,20 @@ UPDATE outbox o
 // or above the current floor (an index probe that starts at the floor).
 constexpr const char* kObserveFloorSql = R"(
 SELECT pg_snapshot_xmin(s)::text::bigint, pg_snapshot_xmax(s)::text::bigint,
-       (SELECT min(id) FROM outbox WHERE id >= $1)
+       (SELECT min(id) FROM outbox WHERE id >= $1 AND sent_at IS NULL)
   FROM pg_current_snapshot() s)";
 
 // Whether schema/0003's trigger is there and enabled; without it nothing
 // would ever be announced, and the relay polls without complaint.
-// Also whether the schema is recent enough for this relay (schema/0006).
+// Also whether the schema is recent enough for this relay (schema/0007), and
+// whether the per-key sequence's trigger is there and enabled.
 constexpr const char* kSchemaCheckSql = R"(
-SELECT EXISTS (SELECT 1 FROM outbox_relay_schema_migrations WHERE version = 6),
+SELECT EXISTS (SELECT 1 FROM outbox_relay_schema_migrations WHERE version = 7),
        EXISTS (SELECT 1 FROM pg_trigger
                 WHERE tgrelid = 'outbox'::regclass AND tgname = 'outbox_notify'
+                  AND tgenabled <> 'D'),
+       EXISTS (SELECT 1 FROM pg_trigger
+                WHERE tgrelid = 'outbox'::regclass AND tgname = 'outbox_key_seq'
                   AND tgenabled <> 'D'))";
 
 constexpr const char* kCountBlockedKeysSql =
@@ -189,8 +205,10 @@ struct PgOutboxStore::Connection {
 };
 
 PgOutboxStore::PgOutboxStore(std::string dsn, LeaseOptions leases,
-                             LeaseKeeper::ReportCallback on_leases)
-    : dsn_(dsn), keeper_(std::move(dsn), std::move(leases), std::move(on_leases)) {}
+                             LeaseKeeper::ReportCallback on_leases, StoreOptions options)
+    : dsn_(dsn),
+      options_(options),
+      keeper_(std::move(dsn), std::move(leases), std::move(on_leases)) {}
 
 PgOutboxStore::~PgOutboxStore() = default;
 
@@ -222,6 +240,7 @@ Status PgOutboxStore::EnsureConnected() {
                 "; SET plan_cache_mode = force_custom_plan");
     }
     statements.Add("remove", Fenced(kRemoveSql, 2));
+    statements.Add("mark_sent", Fenced(kMarkSentSql, 4));
     statements.Add("dead_letter", Fenced(kDeadLetterSql, 5));
     statements.Add("retry_later", ReplaceAll(Fenced(kRetryLaterSql, 4), "@ENQUEUED_AT@",
                                              EnqueuedAtSql("o", "o.xmin")));
@@ -229,8 +248,14 @@ Status PgOutboxStore::EnsureConnected() {
     const pqxx::row schema = pqxx::nontransaction(connection->pq).exec1(kSchemaCheckSql);
     if (!schema[0].as<bool>()) {
       return Status(StatusCode::kFailedPrecondition,
-                    "the database schema is older than this relay (schema/0006 is "
+                    "the database schema is older than this relay (schema/0007 is "
                     "not applied): run `outbox-relay migrate`");
+    }
+    if (options_.per_key_sequence && !schema[2].as<bool>()) {
+      return Status(StatusCode::kFailedPrecondition,
+                    "relay.per_key_sequence is true but the outbox has no enabled "
+                    "outbox_key_seq trigger (schema/options/1002_per_key_sequence.sql): run "
+                    "`outbox-relay migrate` with this config");
     }
     const bool trigger = schema[1].as<bool>();
     // Behind a pooler a LISTEN would hold on to one server connection's
@@ -352,6 +377,7 @@ Result<std::vector<OutboxMessage>> PgOutboxStore::ReadBatch(const ReadRequest& r
       }
       m.age_at_read_seconds = row[5].as<double>();
       m.attempts = row[6].as<int>();
+      if (options_.per_key_sequence && !row[9].is_null()) m.key_seq = row[9].as<int64_t>();
       m.read_at = read_at;
     }
     if (!batch.empty()) highest_id_read_ = std::max(highest_id_read_, batch.back().id);
@@ -433,10 +459,20 @@ Status PgOutboxStore::Settle(const Settlement& settlement) {
   const std::string shards = NumberArray(held.shards), epochs = NumberArray(held.epochs);
   const std::string& owner = keeper_.instance_id();
   try {
+    const auto& delivered = settlement.delivered;
     const auto remove = [&](pqxx::transaction_base& tx) -> int64_t {
+      const std::string ids =
+          Column(delivered, [](const Delivered& d) { return std::to_string(d.id); });
+      if (!options_.mark_sent) {
+        return connection_->statements
+            .Exec(tx, "remove", ids, shards, epochs, owner, held.shard_count)
+            .affected_rows();
+      }
       return connection_->statements
-          .Exec(tx, "remove", NumberArray(settlement.delivered), shards, epochs, owner,
-                held.shard_count)
+          .Exec(tx, "mark_sent", ids,
+                Column(delivered, [](const Delivered& d) { return std::to_string(d.partition); }),
+                Column(delivered, [](const Delivered& d) { return std::to_string(d.offset); }),
+                shards, epochs, owner, held.shard_count)
           .affected_rows();
     };
     int64_t removed = 0;
@@ -472,10 +508,11 @@ Status PgOutboxStore::Settle(const Settlement& settlement) {
     const int64_t kept = static_cast<int64_t>(settlement.delivered.size()) - removed;
     if (kept > 0) {
       // Also after a write-back repeated on an unknown outcome (the rows are
-      // gone already); usually a lease that moved on: the new holder sends
+      // gone or marked already); usually a lease that moved on: the new holder sends
       // these rows again (duplicates, in order).
       LogInfo(
-          "acknowledged rows were not removed: already gone, or their shard's lease moved "
+          "acknowledged rows were not written back: already settled, or their shard's lease "
+          "moved "
           "to another relay",
           {{"rows", kept}});
     }

@@ -20,12 +20,22 @@
 
 namespace outbox {
 
+// What the relay's config asks of the outbox.
+struct StoreOptions {
+  // relay.on_ack: mark_sent keeps an acknowledged row with its partition and
+  // offset (schema/0007); otherwise it is deleted.
+  bool mark_sent = false;
+  // relay.per_key_sequence: read key_seq and send it as outbox-seq; the
+  // schema option must be installed.
+  bool per_key_sequence = false;
+};
+
 class PgOutboxStore : public OutboxStore {
  public:
   // `on_leases` gets each round of lease keeping (for the metrics). Leases
   // are taken on first use and handed over when the store is destroyed.
   explicit PgOutboxStore(std::string dsn, LeaseOptions leases = {},
-                         LeaseKeeper::ReportCallback on_leases = {});
+                         LeaseKeeper::ReportCallback on_leases = {}, StoreOptions options = {});
   ~PgOutboxStore() override;
 
   using OutboxStore::ReadBatch;
@@ -61,6 +71,7 @@ class PgOutboxStore : public OutboxStore {
 
   struct Connection;  // wraps pqxx::connection, so libpqxx stays in the .cc
   std::string dsn_;
+  StoreOptions options_;
   std::unique_ptr<Connection> connection_;
   LeaseKeeper keeper_;
   int64_t highest_id_read_ = 0;

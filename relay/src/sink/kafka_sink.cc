@@ -6,6 +6,7 @@
 #include <cctype>
 #include <cstdint>
 #include <cstdlib>
+#include <cstring>
 #include <string>
 
 #include "common/log.h"
@@ -15,6 +16,13 @@
 
 namespace outbox {
 namespace {
+
+// The bytes of the headers the relay adds itself (outbox-id, outbox-seq).
+int64_t RelayHeaderBytes(const OutboxMessage& m) {
+  int64_t size = std::strlen(kIdHeader) + std::to_string(m.id).size();
+  if (m.key_seq) size += std::strlen(kSeqHeader) + std::to_string(*m.key_seq).size();
+  return size;
+}
 
 // Kafka's rule for topic names.
 bool IsValidTopicName(const std::string& topic) {
@@ -83,6 +91,7 @@ std::optional<Rejection> KafkaSink::Precheck(const OutboxMessage& m) const {
   // record overhead, so a row librdkafka would refuse never reaches it.
   int64_t size = (m.key ? m.key->size() : 0) + (m.payload ? m.payload->size() : 0);
   for (const auto& [name, value] : m.headers) size += name.size() + value.size();
+  size += RelayHeaderBytes(m);
   if (size > message_max_bytes_) {
     return Rejection{kMessageTooLarge, "message of " + std::to_string(size) +
                                            " bytes exceeds message.max.bytes (" +
@@ -143,6 +152,7 @@ void KafkaSink::Enqueue(std::span<const OutboxMessage> batch, InFlight& in_fligh
   for (size_t i = 0; i < batch.size(); ++i) {
     const OutboxMessage& m = batch[i];
     const std::string id = std::to_string(m.id);
+    const std::string seq = m.key_seq ? std::to_string(*m.key_seq) : std::string();
     // The RD_KAFKA_V_* macros cast their arguments: pass plain variables.
     void* key = m.key ? const_cast<char*>(m.key->data()) : nullptr;
     const size_t key_size = m.key ? m.key->size() : 0;
@@ -150,8 +160,9 @@ void KafkaSink::Enqueue(std::span<const OutboxMessage> batch, InFlight& in_fligh
     const size_t value_size = m.payload ? m.payload->size() : 0;
     void* opaque = reinterpret_cast<void*>(static_cast<uintptr_t>(in_flight.first_seq + i));
     for (;;) {
-      rd_kafka_headers_t* headers = rd_kafka_headers_new(m.headers.size() + 1);
-      rd_kafka_header_add(headers, "outbox-id", -1, id.data(), id.size());
+      rd_kafka_headers_t* headers = rd_kafka_headers_new(m.headers.size() + 2);
+      rd_kafka_header_add(headers, kIdHeader, -1, id.data(), id.size());
+      if (m.key_seq) rd_kafka_header_add(headers, kSeqHeader, -1, seq.data(), seq.size());
       for (const auto& [name, value] : m.headers) {
         rd_kafka_header_add(headers, name.data(), name.size(), value.data(), value.size());
       }

@@ -1,0 +1,164 @@
+#include "outbox/retention_keeper.h"
+
+#include <pqxx/pqxx>
+
+#include "common/log.h"
+#include "outbox/pg_errors.h"
+
+namespace outbox {
+namespace {
+
+// Shared by every relay on this database: one keeper works at a time.
+constexpr int64_t kRetentionLockKey = 0x6f7574726574;  // "outret"
+
+// Above this many sent rows the count is an estimate (see SentRowsSql).
+constexpr int64_t kSentExactLimit = 100000;
+
+// An exact count through schema/0007's partial index up to the limit.
+constexpr const char* kCountSentSql =
+    "SELECT count(*) FROM (SELECT 1 FROM outbox WHERE sent_at IS NOT NULL LIMIT $1) s";
+
+// Above the limit: the live rows (summed over a partitioned outbox's
+// partitions) less the pending ones, both cheap at any size.
+constexpr const char* kEstimateSentSql = R"(
+SELECT greatest(
+  (SELECT coalesce(sum(n_live_tup), 0)::bigint FROM pg_stat_user_tables
+    WHERE relid = 'outbox'::regclass
+       OR relid IN (SELECT inhrelid FROM pg_inherits WHERE inhparent = 'outbox'::regclass))
+  - (SELECT count(*) FROM (SELECT 1 FROM outbox WHERE sent_at IS NULL LIMIT 1000000) p), 0))";
+
+}  // namespace
+
+struct RetentionKeeper::Session {
+  explicit Session(const std::string& dsn) : pq(dsn) {}
+  pqxx::connection pq;
+};
+
+RetentionKeeper::RetentionKeeper(std::string dsn, RetentionOptions options,
+                                 ReportCallback on_report)
+    : dsn_(std::move(dsn)), options_(options), on_report_(std::move(on_report)) {}
+
+RetentionKeeper::~RetentionKeeper() {
+  {
+    std::lock_guard lock(mutex_);
+    stopping_ = true;
+  }
+  wake_.notify_all();
+  if (thread_.joinable()) thread_.join();
+}
+
+void RetentionKeeper::Start() {
+  thread_ = std::thread([this] { Work(); });
+}
+
+bool RetentionKeeper::stopping() {
+  std::lock_guard lock(mutex_);
+  return stopping_;
+}
+
+void RetentionKeeper::Work() {
+  std::string last_error;
+  for (;;) {
+    Result<RetentionReport> report = RunRound();
+    if (report.ok()) {
+      if (on_report_) on_report_(*report);
+      const RetentionReport& r = *report;
+      if (r.sent_rows_removed + r.dead_letters_removed + r.partitions_dropped +
+              r.partitions_created >
+          0) {
+        LogInfo("retention", {{"sent_rows_removed", r.sent_rows_removed},
+                              {"dead_letters_removed", r.dead_letters_removed},
+                              {"partitions_dropped", r.partitions_dropped},
+                              {"partitions_created", r.partitions_created}});
+      }
+      last_error.clear();
+    } else if (report.status().message() != last_error) {  // once per distinct problem
+      last_error = report.status().message();
+      LogWarn("retention round failed; nothing pending is affected, retrying",
+              {{"error", last_error}});
+    }
+    std::unique_lock lock(mutex_);
+    if (wake_.wait_for(lock, options_.interval, [this] { return stopping_; })) return;
+  }
+}
+
+int64_t RetentionKeeper::DeleteInBatches(const std::string& table, const std::string& where) {
+  // In short transactions: each holds row locks on one batch
+  // only, and leaves the rows it could not lock (SKIP LOCKED) for later.
+  const std::string sql = "WITH doomed AS (SELECT ctid FROM " + table + " WHERE " + where +
+                          " LIMIT " + std::to_string(options_.batch_rows) +
+                          " FOR UPDATE SKIP LOCKED) DELETE FROM " + table +
+                          " t USING doomed d WHERE t.ctid = d.ctid";
+  int64_t removed = 0;
+  while (!stopping()) {
+    pqxx::work tx(session_->pq);
+    if (!tx.exec1("SELECT pg_try_advisory_xact_lock(" + std::to_string(kRetentionLockKey) + ")")[0]
+             .as<bool>()) {
+      break;  // another relay is at it
+    }
+    const int64_t batch = tx.exec(sql).affected_rows();
+    tx.commit();
+    removed += batch;
+    if (batch < options_.batch_rows) break;
+  }
+  return removed;
+}
+
+Result<RetentionReport> RetentionKeeper::RunRound() {
+  try {
+    if (!session_ || !session_->pq.is_open()) session_ = std::make_unique<Session>(dsn_);
+    pqxx::connection& pq = session_->pq;
+    RetentionReport report;
+    const std::string sent_age =
+        "now() - interval '" + std::to_string(options_.sent_retention.count()) + " seconds'";
+    const bool partitioned =
+        pqxx::nontransaction(pq)
+            .exec1("SELECT relkind = 'p' FROM pg_class WHERE oid = 'outbox'::regclass")[0]
+            .as<bool>();
+    if (partitioned) {
+      pqxx::work tx(pq);
+      if (tx.exec1("SELECT pg_try_advisory_xact_lock(" + std::to_string(kRetentionLockKey) + ")")[0]
+              .as<bool>()) {
+        const pqxx::row done = tx.exec1(
+            "SELECT created, dropped, ahead FROM outbox_relay_maintain_partitions(" +
+            std::to_string(options_.partitions_ahead) + ", " +
+            (options_.sent_retention.count() > 0
+                 ? "interval '" + std::to_string(options_.sent_retention.count()) + " seconds'"
+                 : std::string("NULL")) +
+            ")");
+        tx.commit();
+        report.partitions_created = done[0].as<int64_t>();
+        report.partitions_dropped = done[1].as<int64_t>();
+        report.partitions_ahead = done[2].as<int>();
+      }
+    }
+    if (options_.sent_retention.count() > 0) {
+      // A partitioned outbox loses whole partitions above; only rows that
+      // fell into its default partition (a day without one) go row by row.
+      report.sent_rows_removed =
+          DeleteInBatches(partitioned ? "outbox_default" : "outbox", "sent_at < " + sent_age);
+    }
+    if (options_.dead_letter_retention.count() > 0) {
+      report.dead_letters_removed =
+          DeleteInBatches("outbox_dead_letter",
+                          "NOT blocks_key AND dead_lettered_at < now() - interval '" +
+                              std::to_string(options_.dead_letter_retention.count()) + " seconds'");
+    }
+    pqxx::nontransaction tx(pq);
+    report.sent_rows = tx.exec_params1(kCountSentSql, kSentExactLimit + 1)[0].as<int64_t>();
+    if (report.sent_rows > kSentExactLimit) {
+      report.sent_rows = std::max(report.sent_rows, tx.exec1(kEstimateSentSql)[0].as<int64_t>());
+      report.sent_rows_is_estimate = true;
+    }
+    return report;
+  } catch (const pqxx::sql_error& e) {
+    const std::string sqlstate = SqlStateOf(e);
+    if (ClassifySqlState(sqlstate) == StatusCode::kUnavailable) session_.reset();
+    return Status(ClassifySqlState(sqlstate), "SQLSTATE " + sqlstate + ": " + e.what());
+  } catch (const std::exception& e) {
+    session_.reset();
+    return Status(StatusCode::kUnavailable, e.what());
+  }
+}
+
+}  // namespace outbox
