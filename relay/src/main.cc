@@ -5,6 +5,7 @@
 #include "app.h"
 #include "cli_words.h"
 #include "commands/operator_commands.h"
+#include "commands/trace_command.h"
 
 namespace {
 
@@ -59,6 +60,17 @@ int main(int argc, char** argv) {
                          "health check); exits 0 if it answers 200");
   health->add_flag("--ready", ready, "ask /readyz instead");
 
+  outbox::TraceRequest trace_request;
+  CLI::App* trace = add(&cli, "trace",
+                        "where row ID is: pending, sent (partition and offset), "
+                        "dead-lettered, or gone; or the last rows of a --key");
+  CLI::Option* trace_id = trace->add_option("id", trace_request.id, "the row's id (= outbox-id)");
+  trace->add_option("--key", trace_request.key, "instead of an id: the last rows of this key")
+      ->excludes(trace_id);
+  trace->add_option("--limit", trace_request.limit, "with --key: at most this many (default 10)")
+      ->check(CLI::PositiveNumber);
+  trace->add_flag("--json", trace_request.json, "print JSON");
+
   CLI::App* dead_letters =
       cli.add_subcommand("dead-letters", "inspect and act on rows that could not be delivered");
   dead_letters->require_subcommand(1);
@@ -105,6 +117,13 @@ int main(int argc, char** argv) {
   if (*migrate) return outbox::MigrateCommand(config_path, partitioned);
   if (*status) return outbox::StatusCommand(config_path, json);
   if (*health) return outbox::HealthCommand(config_path, ready);
+  if (*trace) {
+    if (!trace_request.id && !trace_request.key) {
+      std::cerr << "outbox-relay trace: give a row id or --key KEY\n" << outbox::HelpHint("trace");
+      return outbox::kExitUsage;
+    }
+    return outbox::TraceCommand(config_path, trace_request);
+  }
   if (!older_than.empty()) {
     request.filter.older_than = outbox::ParseDuration(older_than);
     if (!request.filter.older_than) {

@@ -20,17 +20,12 @@ namespace {
 using nlohmann::json;
 
 std::optional<OutboxAdmin> AdminFor(const std::string& config_path) {
-  std::optional<Config> config = LoadValidConfig(config_path);
-  if (!config) return std::nullopt;
-  SetLibpqDefaults(*config);
-  return OutboxAdmin(WithNetworkTimeouts(config->postgres.dsn));
+  std::optional<std::string> dsn = OperatorDsn(config_path);
+  if (!dsn) return std::nullopt;
+  return OutboxAdmin(*dsn);
 }
 
-int Fail(const outbox::Status& status) {
-  std::cerr << "outbox-relay: " << StatusCodeName(status.code()) << ": "
-            << ScrubSecrets(status.message()) << '\n';
-  return kExitFailure;
-}
+int Fail(const outbox::Status& status) { return ReportFailure(status); }
 
 bool IsPrintable(const std::string& bytes) {
   if (!IsUtf8(bytes)) return false;
@@ -179,6 +174,19 @@ json Instances(const OutboxStatus& s) {
 }
 
 }  // namespace
+
+std::optional<std::string> OperatorDsn(const std::string& config_path) {
+  std::optional<Config> config = LoadValidConfig(config_path);
+  if (!config) return std::nullopt;
+  SetLibpqDefaults(*config);
+  return WithNetworkTimeouts(config->postgres.dsn);
+}
+
+int ReportFailure(const Status& status) {
+  std::cerr << "outbox-relay: " << StatusCodeName(status.code()) << ": "
+            << ScrubSecrets(status.message()) << '\n';
+  return kExitFailure;
+}
 
 // What an operator must act on, one sentence each; empty when nothing.
 std::vector<std::string> NeedsOperator(const OutboxStatus& s, int64_t dead_letters) {

@@ -12,6 +12,12 @@
 
 namespace outbox {
 
+// The database DSN of a config file, with the operator's network timeouts;
+// nullopt after printing the config's problems.
+std::optional<std::string> OperatorDsn(const std::string& config_path);
+// Prints a failure for the operator (secrets scrubbed); returns kExitFailure.
+int ReportFailure(const Status& status);
+
 // Exit code of `status` when an operator is needed (dead letters, blocked
 // keys, shards without a live relay), so that scripts can act on it.
 constexpr int kExitNeedsOperator = 3;

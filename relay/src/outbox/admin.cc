@@ -4,11 +4,10 @@
 
 #include "outbox/backlog_queries.h"
 #include "outbox/pg_errors.h"
+#include "outbox/transactions.h"
 
 namespace outbox {
 namespace {
-
-constexpr const char* kIso = "YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"";
 
 // "{1,2,3}" (an int[] as text) -> 1, 2, 3.
 std::vector<int> IntList(const std::string& text) {
@@ -23,10 +22,6 @@ std::vector<int> IntList(const std::string& text) {
     }
   }
   return out;
-}
-
-std::string IsoColumn(const std::string& column) {
-  return "to_char(" + column + " AT TIME ZONE 'UTC', '" + kIso + "')";
 }
 
 std::string WhereClause(pqxx::transaction_base& tx, const DeadLetterFilter& f) {
@@ -52,30 +47,6 @@ std::vector<int64_t> IdsOf(const pqxx::result& rows) {
   std::vector<int64_t> ids;
   for (const pqxx::row& row : rows) ids.push_back(row[0].as<int64_t>());
   return ids;
-}
-
-Status FromException(const std::exception& e) {
-  if (const auto* sql = dynamic_cast<const pqxx::sql_error*>(&e)) {
-    return Status(StatusCode::kFailedPrecondition,
-                  "SQLSTATE " + SqlStateOf(*sql) + ": " + e.what());
-  }
-  if (dynamic_cast<const pqxx::broken_connection*>(&e) != nullptr) {
-    return Status(StatusCode::kUnavailable, e.what());
-  }
-  return Status(StatusCode::kInternal, e.what());
-}
-
-template <typename Fn>
-auto WithTransaction(const std::string& dsn, Fn fn) -> decltype(fn(std::declval<pqxx::work&>())) {
-  try {
-    pqxx::connection connection(dsn);
-    pqxx::work tx(connection);
-    auto result = fn(tx);
-    tx.commit();
-    return result;
-  } catch (const std::exception& e) {
-    return FromException(e);
-  }
 }
 
 const std::string kDeadLetterColumns =
