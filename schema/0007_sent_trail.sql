@@ -24,6 +24,12 @@ CREATE INDEX IF NOT EXISTS outbox_pending ON outbox (id) WHERE sent_at IS NULL;
 -- Retention removes the oldest sent rows first, in bounded batches.
 CREATE INDEX IF NOT EXISTS outbox_sent ON outbox (sent_at) WHERE sent_at IS NOT NULL;
 
+-- `outbox-relay audit` walks the sent rows of a topic in the order the
+-- broker stored them, in pages of short transactions (a long-lived snapshot
+-- would hold back vacuum on the outbox).
+CREATE INDEX IF NOT EXISTS outbox_sent_position
+    ON outbox (topic, sent_partition, sent_offset) WHERE sent_at IS NOT NULL;
+
 -- Locks: adding the columns (no default) is a catalog change that takes
 -- ACCESS EXCLUSIVE for an instant; each CREATE INDEX takes SHARE on the
 -- outbox (writers wait) for one scan of it. On an outbox drained in delete

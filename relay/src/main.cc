@@ -4,6 +4,7 @@
 
 #include "app.h"
 #include "cli_words.h"
+#include "commands/audit_command.h"
 #include "commands/operator_commands.h"
 #include "commands/trace_command.h"
 
@@ -71,6 +72,32 @@ int main(int argc, char** argv) {
       ->check(CLI::PositiveNumber);
   trace->add_flag("--json", trace_request.json, "print JSON");
 
+  outbox::AuditRequest audit_request;
+  CLI::App* audit =
+      add(&cli, "audit",
+          "read topics independently and report duplicates, per-key gaps and reorders, and "
+          "(relay.on_ack: mark_sent) every sent row at its recorded offset; exits 1 if "
+          "anything was lost");
+  audit->add_option("--topic", audit_request.topics,
+                    "a topic to audit (repeat; default: "
+                    "kafka.topics)");
+  CLI::Option* since = audit->add_option(
+      "--since", audit_request.since,
+      "start at this age (e.g. 2h, 7d) or timestamp (e.g. \"2026-12-01 10:00+00\"); default: "
+      "the beginning of each partition");
+  audit
+      ->add_option("--from-offset", audit_request.from_offset,
+                   "start at this offset in every "
+                   "partition")
+      ->excludes(since);
+  audit->add_flag("--json", audit_request.json, "print JSON");
+  audit->add_flag("--progress", audit_request.progress,
+                  "print progress on stderr also when it is not a terminal");
+  audit
+      ->add_option("--stall-timeout", audit_request.stall_seconds,
+                   "give up on a partition that sends nothing for this many seconds (30)")
+      ->check(CLI::PositiveNumber);
+
   CLI::App* dead_letters =
       cli.add_subcommand("dead-letters", "inspect and act on rows that could not be delivered");
   dead_letters->require_subcommand(1);
@@ -117,6 +144,7 @@ int main(int argc, char** argv) {
   if (*migrate) return outbox::MigrateCommand(config_path, partitioned);
   if (*status) return outbox::StatusCommand(config_path, json);
   if (*health) return outbox::HealthCommand(config_path, ready);
+  if (*audit) return outbox::AuditCommand(config_path, audit_request);
   if (*trace) {
     if (!trace_request.id && !trace_request.key) {
       std::cerr << "outbox-relay trace: give a row id or --key KEY\n" << outbox::HelpHint("trace");

@@ -29,10 +29,9 @@ json ToJson(const TracedRow& t) {
   switch (t.state) {
     case RowState::kPending:
       row["last_error"] = t.last_error ? json(*t.last_error) : json(nullptr);
-      row["next_attempt_in_seconds"] =
-          t.next_attempt_in_seconds && *t.next_attempt_in_seconds > 0
-              ? json(*t.next_attempt_in_seconds)
-              : json(nullptr);
+      row["next_attempt_in_seconds"] = t.next_attempt_in_seconds && *t.next_attempt_in_seconds > 0
+                                           ? json(*t.next_attempt_in_seconds)
+                                           : json(nullptr);
       break;
     case RowState::kSent:
       row["sent_at"] = t.sent_at;

@@ -27,9 +27,9 @@ const std::string kTraceSql =
 TracedRow ReadTraced(const pqxx::row& row) {
   TracedRow t;
   const std::string state = row[0].as<std::string>();
-  t.state = state == "pending"  ? RowState::kPending
-            : state == "sent"   ? RowState::kSent
-                                : RowState::kDeadLettered;
+  t.state = state == "pending" ? RowState::kPending
+            : state == "sent"  ? RowState::kSent
+                               : RowState::kDeadLettered;
   t.topic = row[1].as<std::string>();
   if (!row[2].is_null()) t.key = row[2].as<std::string>();
   if (!row[3].is_null()) t.key_seq = row[3].as<int64_t>();
@@ -82,9 +82,8 @@ const char* RowStateName(RowState state) {
 Result<TracedRow> TraceId(const std::string& dsn, int64_t id) {
   return WithTransaction(dsn, [&](pqxx::work& tx) -> Result<TracedRow> {
     const std::string where = "o.id = " + std::to_string(id);
-    const pqxx::result rows =
-        tx.exec(ReplaceAll(ReplaceAll(kTraceSql, "@WHERE@", where), "@DWHERE@",
-                           "d.id = " + std::to_string(id)));
+    const pqxx::result rows = tx.exec(ReplaceAll(ReplaceAll(kTraceSql, "@WHERE@", where),
+                                                 "@DWHERE@", "d.id = " + std::to_string(id)));
     if (!rows.empty()) return ReadTraced(rows[0]);
     TracedRow gone;
     gone.id = id;
@@ -94,8 +93,7 @@ Result<TracedRow> TraceId(const std::string& dsn, int64_t id) {
   });
 }
 
-Result<std::vector<TracedRow>> TraceKey(const std::string& dsn, const std::string& key,
-                                        int limit) {
+Result<std::vector<TracedRow>> TraceKey(const std::string& dsn, const std::string& key, int limit) {
   return WithTransaction(dsn, [&](pqxx::work& tx) -> Result<std::vector<TracedRow>> {
     const std::string quoted = tx.quote(key);
     // The hash first: an index on it (schema/0006 has a partial one for

@@ -51,7 +51,6 @@ Result<TracedRow> TraceId(const std::string& dsn, int64_t id);
 // The last `limit` rows of this key (highest ids first) in the outbox and
 // the dead letters. Scans the outbox unless it has an index on
 // hashtextextended(key, 0) (see docs/sent-trail.md).
-Result<std::vector<TracedRow>> TraceKey(const std::string& dsn, const std::string& key,
-                                        int limit);
+Result<std::vector<TracedRow>> TraceKey(const std::string& dsn, const std::string& key, int limit);
 
 }  // namespace outbox

@@ -79,6 +79,29 @@ ConfPtr BuildConf(const KafkaConfig& config, std::vector<KafkaPropertyProblem>* 
   return conf;
 }
 
+ConfPtr BuildReaderConf(const KafkaConfig& config) {
+  // The user's properties about reaching the brokers (security, sockets),
+  // none about producing: a consumer warns about each producer property.
+  constexpr const char* kConnectionPrefixes[] = {
+      "security.",  "sasl.",       "ssl.",       "ssl_",     "enable.ssl", "socket.",  "broker.",
+      "reconnect.", "api.version", "client.dns", "resolve.", "debug",      "log_level"};
+  ConfPtr conf(rd_kafka_conf_new());
+  char errstr[512];
+  rd_kafka_conf_set(conf.get(), "bootstrap.servers", config.bootstrap_servers.c_str(), errstr,
+                    sizeof errstr);
+  for (const KafkaProperty& p : config.properties) {
+    for (const char* prefix : kConnectionPrefixes) {
+      if (p.name.rfind(prefix, 0) == 0) {
+        rd_kafka_conf_set(conf.get(), p.name.c_str(), p.value.c_str(), errstr, sizeof errstr);
+        break;
+      }
+    }
+  }
+  rd_kafka_conf_set_log_cb(conf.get(), &RouteLibrdkafkaLog);
+  rd_kafka_conf_set_error_cb(conf.get(), &OnError);
+  return conf;
+}
+
 int64_t IntegerProperty(const rd_kafka_conf_t* conf, const char* name, int64_t fallback) {
   char value[64];
   size_t size = sizeof value;

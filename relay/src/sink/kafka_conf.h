@@ -29,6 +29,10 @@ using ConfPtr = std::unique_ptr<rd_kafka_conf_t, ConfDeleter>;
 // per refused property.
 ConfPtr BuildConf(const KafkaConfig& config, std::vector<KafkaPropertyProblem>* problems);
 
+// For reading topics (the audit): bootstrap.servers and the user's
+// connection properties (security.*, sasl.*, ssl.*, socket.*, ...), with the
+// same log routing; no producer settings.
+ConfPtr BuildReaderConf(const KafkaConfig& config);
 // A numeric property's value in `conf`, or `fallback`.
 int64_t IntegerProperty(const rd_kafka_conf_t* conf, const char* name, int64_t fallback);
 
