@@ -257,6 +257,13 @@ int RunCommand(const std::string& config_path) {
   retention.sent_retention = config->relay.sent_retention;
   retention.dead_letter_retention = config->relay.dead_letter_retention;
   retention.partitions_ahead = config->relay.partitions_ahead;
+  // Rounds a tenth of the shorter retention apart, between 1 s and 1 min:
+  // rows stay at most ~10 % longer than asked.
+  std::chrono::seconds shortest = std::chrono::seconds(60);
+  for (std::chrono::seconds r : {retention.sent_retention, retention.dead_letter_retention}) {
+    if (r.count() > 0) shortest = std::min(shortest, r / 10);
+  }
+  retention.interval = std::max<std::chrono::milliseconds>(std::chrono::seconds(1), shortest);
   RetentionKeeper retention_keeper(
       dsn, retention, [&metrics](const RetentionReport& r) { metrics.OnRetention(r); });
   retention_keeper.Start();

@@ -107,13 +107,15 @@ pass "broker back: all 80 published, lag 0, ready; prometheus agrees and has the
 # --- the shipped dashboard and rules only use metrics the relay exports -------
 # Read from the scrape itself: every labelled counter is there from the start.
 # Two families are labelled by what the relay learns later (a broker's node
-# id, a shard it has held), so they may still be empty; the source names them.
+# id, a shard it has held), so they may still be empty, and one exists only
+# for a partitioned outbox (retention_e2e scrapes it); the source names them.
 curl -fsS "http://127.0.0.1:$port/metrics" >"$work/metrics.txt"
 promtool check metrics <"$work/metrics.txt" || fail "promtool check metrics"
 {
   sed -n 's/^# TYPE \([a-z_]*\) .*/\1/p' "$work/metrics.txt"
   echo outbox_relay_kafka_broker_rtt_seconds
   echo outbox_relay_lease_epoch
+  echo outbox_relay_partitions_ahead
 } | sort -u >"$work/exported.txt"
 grep -qx outbox_relay_dead_lettered_total "$work/exported.txt" || fail "the scrape lacks the dead-letter counter"
 grep -qx process_resident_memory_bytes "$work/exported.txt" || fail "the scrape lacks process_resident_memory_bytes"

@@ -43,7 +43,10 @@ Figures Check(const std::string& dsn, const std::vector<Consumed>& records) {
   f.duplicates = f.records - Count(tx, "SELECT count(DISTINCT outbox_id) FROM fault_consumed");
   const std::string delivered =
       "EXISTS (SELECT 1 FROM fault_consumed c WHERE c.outbox_id = l.outbox_id)";
-  const std::string pending = "EXISTS (SELECT 1 FROM outbox o WHERE o.id = l.outbox_id)";
+  // Marked sent (relay.on_ack: mark_sent) is not pending: such a row must
+  // be in Kafka like a deleted one.
+  const std::string pending =
+      "EXISTS (SELECT 1 FROM outbox o WHERE o.id = l.outbox_id AND o.sent_at IS NULL)";
   const std::string dead = "EXISTS (SELECT 1 FROM outbox_dead_letter d WHERE d.id = l.outbox_id)";
   f.lost = Count(tx, "SELECT count(*) FROM fault_ledger l WHERE NOT " + delivered + " AND NOT " +
                          pending + " AND NOT " + dead);

@@ -9,6 +9,7 @@
 #include <librdkafka/rdkafka.h>
 #include <librdkafka/rdkafka_mock.h>
 #include <signal.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <CLI/CLI.hpp>
@@ -19,6 +20,7 @@
 #include <functional>
 #include <iostream>
 #include <map>
+#include <nlohmann/json.hpp>
 #include <pqxx/pqxx>
 #include <random>
 #include <set>
@@ -171,12 +173,22 @@ std::string PartitionUnsupported() {
   return "";
 }
 
+// Odd-numbered scenarios run with relay.on_ack: mark_sent, the others with
+// the default delete: every fault meets both write-backs.
+bool MarksSent(const std::string& id) {
+  int number = 0;
+  for (char c : id) {
+    if (c >= '0' && c <= '9') number = number * 10 + (c - '0');
+  }
+  return number % 2 == 1;
+}
+
 // One scenario execution: everything a fault needs to reach.
 class Run {
  public:
   Run(const Settings& settings, const std::string& id, uint64_t seed, const std::string& policy,
       const WriterOptions& writer_options, const std::vector<std::string>& extra_kafka)
-      : rng(seed), settings_(settings), id_(id) {
+      : rng(seed), mark_sent(MarksSent(id)), settings_(settings), id_(id) {
     auto& pg = testing::ThrowawayPostgres::Shared();
     std::string database = "fault_" + id + "_" + std::to_string(seed % 100000);
     for (char& c : database) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
@@ -219,6 +231,7 @@ class Run {
                           << "\n"
                           // Failover within ~2.4 s instead of ~6 s: shorter scenarios.
                           << "  lease_ttl_ms: " << kLeaseTtlMs << "\n"
+                          << (mark_sent ? "  on_ack: mark_sent\n  sent_retention: 0\n" : "")
                           << "metrics: { listen: \"\" }\n";
     // Under another uid the relay runs from a copy of its binary here, so the
     // build directory's permissions do not matter.
@@ -335,7 +348,8 @@ class Run {
     try {
       if (QueryCount(owner_dsn,
                      "SELECT coalesce((SELECT (extract(epoch FROM clock_timestamp() - created_at)"
-                     " * 1000)::bigint FROM outbox ORDER BY id LIMIT 1), 0)") < 1000) {
+                     " * 1000)::bigint FROM outbox WHERE sent_at IS NULL ORDER BY id LIMIT 1), "
+                     "0)") < 1000) {
         recovered_at = Clock::now();
       }
     } catch (const std::exception&) {
@@ -349,6 +363,8 @@ class Run {
     ++events;
   }
   const std::string& work_dir() const { return work_dir_; }
+  const std::string& binary() const { return binary_; }
+  const std::string& config() const { return config_; }
   void Cleanup() const { std::filesystem::remove_all(work_dir_); }
 
   // Lines containing `needles` (alternatives separated by '|') in the logs
@@ -371,6 +387,7 @@ class Run {
 
   Cluster cluster;
   std::mt19937_64 rng;
+  const bool mark_sent;  // relay.on_ack: mark_sent (else delete)
   std::string owner_dsn, relay_dsn;
   std::unique_ptr<RelayProcess> relay;
   std::unique_ptr<RelayProcess> standby;            // started only by multi-instance scenarios
@@ -465,6 +482,56 @@ bool ReadEverything(Run& run, std::vector<Consumed>& records,
   return !fresh.Evicted();
 }
 
+// `outbox-relay audit` on the scenario's topic, as an operator would run it,
+// against what the checker concluded from its own consumer and the ledger:
+// the same messages, duplicates and distinct ids, the same verdict on loss,
+// and in mark_sent runs every row marked sent found at its recorded offset.
+std::vector<std::string> AuditDisagreements(Run& run, const Figures& f) {
+  const std::string command = run.binary() + " audit --config " + run.config() + " --topic " +
+                              kTopic + " --json --stall-timeout 20 2>" + run.work_dir() +
+                              "/audit.log";
+  std::FILE* pipe = popen(command.c_str(), "r");
+  if (pipe == nullptr) return {"could not run the audit"};
+  std::string output;
+  char buffer[4096];
+  for (size_t n; (n = std::fread(buffer, 1, sizeof buffer, pipe)) > 0;) output.append(buffer, n);
+  const int status = pclose(pipe);
+  const int exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  std::vector<std::string> out;
+  nlohmann::json report;
+  try {
+    report = nlohmann::json::parse(output).at("topics").at(0);
+  } catch (const std::exception& e) {
+    return {"the audit printed no report (exit " + std::to_string(exit_code) + "): " + output};
+  }
+  auto agree = [&](const char* what, int64_t audit, int64_t checker) {
+    if (audit != checker) {
+      out.push_back(std::string("audit and checker disagree on ") + what + ": " +
+                    std::to_string(audit) + " vs " + std::to_string(checker));
+    }
+  };
+  agree("messages", report.at("messages").get<int64_t>(), f.records);
+  agree("duplicates", report.at("duplicates").get<int64_t>(), f.duplicates);
+  agree("distinct outbox-ids", report.at("unique_ids").get<int64_t>(), f.records - f.duplicates);
+  const bool audit_lost = report.at("lost").get<bool>();
+  agree("whether anything was lost", audit_lost, f.lost > 0);
+  agree("the audit's exit code", exit_code, f.lost > 0 ? 1 : 0);
+  if (run.mark_sent) {
+    const int64_t sent =
+        QueryCount(run.owner_dsn, "SELECT count(*) FROM outbox WHERE sent_at IS NOT NULL");
+    if (report.at("sent").is_null()) return {"mark_sent run, but the audit reconciled nothing"};
+    agree("rows found at their recorded offset", report.at("sent").at("found").get<int64_t>(),
+          sent);
+  }
+  char line[200];
+  std::snprintf(line, sizeof line, "audit agrees (%s): %lld messages, %lld duplicates%s",
+                run.mark_sent ? "on_ack: mark_sent" : "on_ack: delete",
+                static_cast<long long>(f.records), static_cast<long long>(f.duplicates),
+                run.mark_sent ? ", every sent row at its recorded offset" : "");
+  if (out.empty()) run.measurements.push_back(line);
+  return out;
+}
+
 Outcome Execute(const Settings& settings, const Scenario& scenario, uint64_t seed) {
   Run run(settings, scenario.id, seed, scenario.policy, scenario.writer, scenario.kafka);
   if (scenario.backlog > 0) CommitBacklog(run.owner_dsn, scenario.backlog);
@@ -477,7 +544,8 @@ Outcome Execute(const Settings& settings, const Scenario& scenario, uint64_t see
 
   // Drain: every committed row delivered or dead-lettered.
   const auto deadline = Clock::now() + seconds(90);
-  while (Clock::now() < deadline && QueryCount(run.owner_dsn, "SELECT count(*) FROM outbox") > 0) {
+  while (Clock::now() < deadline &&
+         QueryCount(run.owner_dsn, "SELECT count(*) FROM outbox WHERE sent_at IS NULL") > 0) {
     run.Sleep(milliseconds(200));
   }
   Outcome outcome;
@@ -533,6 +601,9 @@ Outcome Execute(const Settings& settings, const Scenario& scenario, uint64_t see
   rule(f.committed > 0, "nothing committed");
   rule(scenario.evidence.empty() || run.RelayLogLines(scenario.evidence) > 0,
        "the fault left no trace in the relay log (\"" + scenario.evidence + "\")");
+  if (outcome.valid) {
+    for (const std::string& disagreement : AuditDisagreements(run, f)) rule(false, disagreement);
+  }
   for (const auto& note : run.notes) rule(false, note);
   outcome.measurements = run.measurements;
   for (const auto& example : f.examples) outcome.failures.push_back(example);

@@ -215,6 +215,32 @@ TEST(ConfigLoader, RejectsUnknownUndeliverablePolicy) {
             "(got \"drop\")");
 }
 
+TEST(ConfigLoader, ReadsTheSentTrailSettingsAndNamesEachBadValue) {
+  const LoadedConfig good = Load(std::string(kMinimal) +
+                                 "relay: { on_ack: mark_sent, sent_retention: 36h, "
+                                 "dead_letter_retention: 0, per_key_sequence: true, "
+                                 "partitions_ahead: 7 }\n");
+  ASSERT_TRUE(good.problems.empty()) << Messages(good)[0];
+  EXPECT_EQ(good.config.relay.on_ack, "mark_sent");
+  EXPECT_EQ(good.config.relay.sent_retention, std::chrono::hours(36));
+  EXPECT_EQ(good.config.relay.dead_letter_retention, std::chrono::seconds(0));
+  EXPECT_TRUE(good.config.relay.per_key_sequence);
+  EXPECT_EQ(good.config.relay.partitions_ahead, 7);
+  EXPECT_EQ(Load(kMinimal).config.relay.sent_retention, std::chrono::hours(7 * 24));
+
+  const LoadedConfig bad =
+      Load(std::string(kMinimal) +
+           "relay: { on_ack: keep, sent_retention: 7 days, per_key_sequence: yes }\n");
+  ASSERT_EQ(bad.problems.size(), 3u);
+  EXPECT_EQ(Messages(bad)[0],
+            "relay.yaml:4:18: relay.on_ack: must be delete or mark_sent (got \"keep\")");
+  EXPECT_EQ(Messages(bad)[1],
+            "relay.yaml:4:40: relay.sent_retention: must be a duration such as 90s, 15m, 2h or "
+            "7d, or 0 (got \"7 days\")");
+  EXPECT_EQ(Messages(bad)[2],
+            "relay.yaml:4:66: relay.per_key_sequence: must be true or false (got \"yes\")");
+}
+
 TEST(ConfigLoader, RejectsBadDurabilityCheckAndTopics) {
   const LoadedConfig loaded = Load(R"(postgres: { dsn: "a" }
 kafka: { bootstrap_servers: "b:1", topics: orders, durability_check: maybe }

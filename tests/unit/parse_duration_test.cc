@@ -1,6 +1,6 @@
 #include <gtest/gtest.h>
 
-#include "commands/operator_commands.h"
+#include "common/duration.h"
 
 namespace outbox {
 namespace {
@@ -39,6 +39,17 @@ TEST(FormatDuration, PrintsAgesAnOperatorReadsAtAGlance) {
   EXPECT_EQ(FormatDuration(2 * 3600 + 13 * 60 + 59), "2h13m");
   EXPECT_EQ(FormatDuration(3 * 86400 + 4 * 3600 + 1), "3d04h");
   EXPECT_EQ(FormatDuration(-5), "0.0s");  // clocks that disagree
+}
+
+TEST(DurationText, WritesWhatParseDurationReadsInTheLargestWholeUnit) {
+  EXPECT_EQ(DurationText(seconds(0)), "0");
+  EXPECT_EQ(DurationText(seconds(7 * 86400)), "7d");
+  EXPECT_EQ(DurationText(seconds(36 * 3600)), "36h");
+  EXPECT_EQ(DurationText(seconds(90)), "90s");
+  EXPECT_EQ(DurationText(seconds(120)), "2m");
+  for (int64_t s : {0, 1, 59, 60, 3601, 86400, 90000}) {
+    EXPECT_EQ(ParseDuration(DurationText(seconds(s))), seconds(s)) << s;
+  }
 }
 
 }  // namespace
