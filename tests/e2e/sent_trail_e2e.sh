@@ -111,6 +111,10 @@ expect_exit 0 "$work/audit.txt" "$relay" audit --config "$config" --topic orders
 grep -q "verdict: nothing lost" "$work/audit.txt" || fail "audit text: $(cat "$work/audit.txt")"
 pass "audit: $messages messages, $duplicates duplicates (as kcat counts), 0 gaps, $rows of $rows sent rows at their offsets; exit 0"
 
+expect_exit 0 "$work/status.txt" "$relay" status --config "$config"
+grep -q "^pending:       0" "$work/status.txt" && grep -q "^sent, kept:    $rows (" "$work/status.txt" ||
+  fail "status does not show the sent rows: $(cat "$work/status.txt")"
+
 # --- trace ------------------------------------------------------------------
 late_id=$(psql -tAqX "$dsn" -c "SELECT id FROM outbox WHERE key = 'late'")
 expect_exit 0 "$work/trace.json" "$relay" trace "$late_id" --config "$config" --json

@@ -225,6 +225,8 @@ int StatusCommand(const std::string& config_path, bool as_json) {
         {"pending_is_estimate", b.pending_is_estimate},
         {"oldest_pending_age_seconds", optional(b.oldest_pending_age_seconds)},
         {"oldest_open_transaction_age_seconds", optional(b.oldest_open_transaction_age_seconds)},
+        {"sent_rows", s.sent_rows},
+        {"sent_rows_is_estimate", s.sent_rows_is_estimate},
         {"waiting_for_retry", s.waiting_for_retry},
         {"dead_letters", dead_letters},
         {"dead_letters_by_reason", by_reason},
@@ -244,6 +246,10 @@ int StatusCommand(const std::string& config_path, bool as_json) {
     std::printf(" (oldest %s old)", FormatDuration(*b.oldest_pending_age_seconds).c_str());
   }
   std::printf("\nwaiting retry: %lld\n", static_cast<long long>(s.waiting_for_retry));
+  if (s.sent_rows > 0) {
+    std::printf("sent, kept:    %s%lld (relay.on_ack: mark_sent, until relay.sent_retention)\n",
+                s.sent_rows_is_estimate ? "about " : "", static_cast<long long>(s.sent_rows));
+  }
   if (b.oldest_open_transaction_age_seconds) {
     std::printf("oldest open write transaction: %s (its rows are not visible yet)\n",
                 FormatDuration(*b.oldest_open_transaction_age_seconds).c_str());

@@ -9,7 +9,7 @@ namespace outbox {
 
 struct RetentionReport {
   // Sent rows kept in the outbox (relay.on_ack: mark_sent). Exact up to
-  // kSentExactLimit, an estimate above.
+  // 100,000, an estimate above.
   int64_t sent_rows = 0;
   bool sent_rows_is_estimate = false;
   // Removed in this round.

@@ -74,6 +74,9 @@ Result<OutboxStatus> OutboxAdmin::ReadStatus() const {
   return WithTransaction(dsn_, [](pqxx::work& tx) -> Result<OutboxStatus> {
     OutboxStatus status;
     status.backlog = QueryBacklog(tx);
+    const SentRows sent = CountSentRows(tx);
+    status.sent_rows = sent.rows;
+    status.sent_rows_is_estimate = sent.is_estimate;
     status.waiting_for_retry =
         tx.exec("SELECT count(*) FROM outbox WHERE next_attempt_at > now()")[0][0].as<int64_t>();
     for (const pqxx::row& row : tx.exec("SELECT reason, count(*) FROM outbox_dead_letter GROUP BY "

@@ -65,6 +65,8 @@ struct DeadLetterPage {
 
 struct OutboxStatus {
   Backlog backlog;
+  int64_t sent_rows = 0;  // kept as sent (relay.on_ack: mark_sent)
+  bool sent_rows_is_estimate = false;
   int64_t waiting_for_retry = 0;
   std::vector<std::pair<std::string, int64_t>> dead_letters_by_reason;
   int64_t blocked_keys = 0;

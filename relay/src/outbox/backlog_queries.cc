@@ -47,4 +47,25 @@ Backlog QueryBacklog(pqxx::transaction_base& tx) {
   return backlog;
 }
 
+SentRows CountSentRows(pqxx::transaction_base& tx) {
+  SentRows sent;
+  sent.rows =
+      tx.exec("SELECT count(*) FROM (SELECT 1 FROM outbox WHERE sent_at IS NOT NULL LIMIT " +
+              std::to_string(kSentExactLimit + 1) + ") s")[0][0]
+          .as<int64_t>();
+  if (sent.rows <= kSentExactLimit) return sent;
+  // The live rows (summed over a partitioned outbox's partitions) less the
+  // pending ones, both cheap at any size.
+  sent.rows = std::max(
+      sent.rows,
+      tx.exec1("SELECT greatest((SELECT coalesce(sum(n_live_tup), 0)::bigint "
+               "  FROM pg_stat_user_tables WHERE relid = 'outbox'::regclass OR relid IN "
+               "    (SELECT inhrelid FROM pg_inherits WHERE inhparent = 'outbox'::regclass)) "
+               "  - (SELECT count(*) FROM (SELECT 1 FROM outbox WHERE sent_at IS NULL "
+               "       LIMIT 1000000) p), 0)")[0]
+          .as<int64_t>());
+  sent.is_estimate = true;
+  return sent;
+}
+
 }  // namespace outbox

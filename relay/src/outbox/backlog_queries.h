@@ -14,4 +14,13 @@ constexpr int64_t kPendingExactLimit = 10000;
 
 Backlog QueryBacklog(pqxx::transaction_base& tx);
 
+// Rows kept as sent (relay.on_ack: mark_sent): exact up to kSentExactLimit
+// (an index-only scan of schema/0007's partial index), then an estimate.
+constexpr int64_t kSentExactLimit = 100000;
+struct SentRows {
+  int64_t rows = 0;
+  bool is_estimate = false;
+};
+SentRows CountSentRows(pqxx::transaction_base& tx);
+
 }  // namespace outbox

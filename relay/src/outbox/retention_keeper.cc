@@ -3,6 +3,7 @@
 #include <pqxx/pqxx>
 
 #include "common/log.h"
+#include "outbox/backlog_queries.h"
 #include "outbox/pg_errors.h"
 
 namespace outbox {
@@ -10,22 +11,6 @@ namespace {
 
 // Shared by every relay on this database: one keeper works at a time.
 constexpr int64_t kRetentionLockKey = 0x6f7574726574;  // "outret"
-
-// Above this many sent rows the count is an estimate (see SentRowsSql).
-constexpr int64_t kSentExactLimit = 100000;
-
-// An exact count through schema/0007's partial index up to the limit.
-constexpr const char* kCountSentSql =
-    "SELECT count(*) FROM (SELECT 1 FROM outbox WHERE sent_at IS NOT NULL LIMIT $1) s";
-
-// Above the limit: the live rows (summed over a partitioned outbox's
-// partitions) less the pending ones, both cheap at any size.
-constexpr const char* kEstimateSentSql = R"(
-SELECT greatest(
-  (SELECT coalesce(sum(n_live_tup), 0)::bigint FROM pg_stat_user_tables
-    WHERE relid = 'outbox'::regclass
-       OR relid IN (SELECT inhrelid FROM pg_inherits WHERE inhparent = 'outbox'::regclass))
-  - (SELECT count(*) FROM (SELECT 1 FROM outbox WHERE sent_at IS NULL LIMIT 1000000) p), 0))";
 
 }  // namespace
 
@@ -145,11 +130,9 @@ Result<RetentionReport> RetentionKeeper::RunRound() {
                               std::to_string(options_.dead_letter_retention.count()) + " seconds'");
     }
     pqxx::nontransaction tx(pq);
-    report.sent_rows = tx.exec_params1(kCountSentSql, kSentExactLimit + 1)[0].as<int64_t>();
-    if (report.sent_rows > kSentExactLimit) {
-      report.sent_rows = std::max(report.sent_rows, tx.exec1(kEstimateSentSql)[0].as<int64_t>());
-      report.sent_rows_is_estimate = true;
-    }
+    const SentRows sent = CountSentRows(tx);
+    report.sent_rows = sent.rows;
+    report.sent_rows_is_estimate = sent.is_estimate;
     return report;
   } catch (const pqxx::sql_error& e) {
     const std::string sqlstate = SqlStateOf(e);
