@@ -107,8 +107,10 @@ audit_field() { python3 -c "import json,sys; t=json.load(open(sys.argv[1]))['top
 [[ $(audit_field "t['keys']") == 21 ]] || fail "audit keys: $(audit_field "t['keys']")"
 [[ $(audit_field "t['sent']['found']") == "$rows" && $(audit_field "t['sent']['lost']") == 0 ]] ||
   fail "audit reconciliation: $(audit_field "t['sent']")"
-expect_exit 0 "$work/audit.txt" "$relay" audit --config "$config" --topic orders
+expect_exit 0 "$work/audit.txt" "$relay" audit --config "$config" --topic orders --progress
 grep -q "verdict: nothing lost" "$work/audit.txt" || fail "audit text: $(cat "$work/audit.txt")"
+grep -q "^audit: orders partition 4 of 4: [0-9]* of [0-9]* messages" "$work/audit.txt" ||
+  fail "audit --progress printed no progress: $(cat "$work/audit.txt")"
 pass "audit: $messages messages, $duplicates duplicates (as kcat counts), 0 gaps, $rows of $rows sent rows at their offsets; exit 0"
 
 expect_exit 0 "$work/status.txt" "$relay" status --config "$config"

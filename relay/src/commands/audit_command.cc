@@ -3,9 +3,11 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <cstdint>
 #include <cstdio>
 #include <iostream>
 #include <nlohmann/json.hpp>
+#include <utility>
 
 #include "app.h"
 #include "commands/operator_commands.h"
@@ -33,7 +35,8 @@ struct TopicAudit {
   std::string reconcile_note;   // why there is no reconciliation, if none
 };
 
-// Progress lines on stderr, at most every two seconds.
+// Progress lines on stderr: at most every two seconds, and at the end of
+// each partition.
 class Progress {
  public:
   explicit Progress(bool on) : on_(on) {}
@@ -41,7 +44,9 @@ class Progress {
               int64_t total) {
     if (!on_) return;
     const auto now = Clock::now();
-    if (now - last_ < std::chrono::seconds(2)) return;
+    if (now - last_ < std::chrono::seconds(2) && done < total) return;  // ends always print
+    if (std::make_pair(partition_index, done) == printed_) return;
+    printed_ = {partition_index, done};
     last_ = now;
     std::fprintf(stderr, "audit: %s partition %zu of %zu: %lld of %lld messages\n", topic.c_str(),
                  partition_index + 1, partitions, static_cast<long long>(done),
@@ -51,6 +56,7 @@ class Progress {
  private:
   bool on_;
   Clock::time_point last_ = Clock::now();
+  std::pair<size_t, int64_t> printed_{SIZE_MAX, -1};
 };
 
 TopicAudit AuditTopic(const std::string& topic, const Config& config, const std::string& dsn,
@@ -156,6 +162,7 @@ TopicAudit AuditTopic(const std::string& topic, const Config& config, const std:
       audit.status = read;
       return audit;
     }
+    progress.Report(topic, i, audit.partitions.size(), p.end - start, p.end - start);
     ledger.EndPartition();
   }
   audit.findings = ledger.Finish();
