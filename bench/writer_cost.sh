@@ -1,0 +1,87 @@
+#!/usr/bin/env bash
+# What the relay costs the application's writers and the database, in one
+# run on one throwaway PostgreSQL (fsync on): the writers' maximum commit
+# rate (pgbench, 4 clients, each transaction one UPDATE of a business row
+# and one outbox INSERT over 200 keys) with no relay, with the relay running
+# (on_ack: delete, then mark_sent), and with the relay paused; and the CPU
+# time of the relay's database backends per 1,000 messages (from /proc).
+#   bench/writer_cost.sh [SECONDS [BIN_DIR]]   (default 15 s per condition, build/release)
+set -euo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+source "$root/scripts/lib.sh"
+seconds=${1:-15}
+bin_dir=${2:-$root/build/release}
+relay_bin=$bin_dir/relay/outbox-relay
+[[ -x "$relay_bin" ]] || { echo "$relay_bin not found (cmake --build --preset release)" >&2; exit 1; }
+
+work=$(mktemp -d /tmp/outbox-writer-cost.XXXXXX)
+chmod 755 "$work"
+relay_pid=""
+cleanup() {
+  [[ -n "$relay_pid" ]] && { kill -CONT "$relay_pid"; kill "$relay_pid"; wait "$relay_pid"; } 2>/dev/null
+  [[ -n "${DEV_BROKER_PID:-}" ]] && kill "$DEV_BROKER_PID" 2>/dev/null
+  "$root/scripts/throwaway-pg" stop "$work/pg" >/dev/null 2>&1 || true
+  rm -rf "$work"
+}
+trap cleanup EXIT
+
+dsn=$(THROWAWAY_PG_FSYNC=on "$root/scripts/throwaway-pg" start "$work/pg")
+start_dev_broker "$bin_dir/relay" "$work" --topic orders:12
+config="$work/relay.yaml"
+write_relay_config "$config" "$dsn" "$DEV_BROKER_BOOTSTRAP"
+"$relay_bin" migrate --config "$config" >/dev/null
+psql -qX "$dsn" -c "CREATE TABLE accounts (id int PRIMARY KEY, balance bigint NOT NULL);
+  INSERT INTO accounts SELECT i, 0 FROM generate_series(1, 200) i;"
+cat >"$work/writer.sql" <<'SQL'
+\set k random(1, 200)
+BEGIN;
+UPDATE accounts SET balance = balance + 1 WHERE id = :k;
+INSERT INTO outbox (topic, key, payload) VALUES ('orders', 'acct-' || :k, convert_to(repeat('x', 200), 'UTF8'));
+COMMIT;
+SQL
+
+# CPU seconds (user + system) used so far by the relay's backends.
+backend_cpu() {
+  local total=0 pid ticks
+  for pid in $(psql -AtX "$dsn" -c "SELECT pid FROM pg_stat_activity WHERE application_name = 'outbox-relay'"); do
+    ticks=$(awk '{print $14 + $15}' "/proc/$pid/stat" 2>/dev/null || echo 0)
+    total=$((total + ticks))
+  done
+  awk -v t="$total" -v hz="$(getconf CLK_TCK)" 'BEGIN { printf "%.3f", t / hz }'
+}
+published() { curl -s "http://127.0.0.1:$port/metrics" | awk '/^outbox_relay_messages_published_total/ {n += $2} END {print n + 0}'; }
+writers() { pgbench -n -c 4 -j 2 -T "$seconds" -f "$work/writer.sql" "$dsn" 2>/dev/null | sed -n 's/^tps = \([0-9]*\).*/\1/p'; }
+start_relay() {
+  sed -i "s/^  on_ack: .*//; s/^relay:$/relay:\n  on_ack: $1/" "$config"
+  "$relay_bin" run --config "$config" >"$work/relay.log" 2>&1 &
+  relay_pid=$!
+  wait_until 10 grep -q 'msg="relay started"' "$work/relay.log" || { cat "$work/relay.log"; exit 1; }
+  port=$(metrics_port "$work/relay.log")
+  drained() { [[ $(psql -AtX "$dsn" -c "SELECT count(*) FROM outbox WHERE sent_at IS NULL") == 0 ]]; }
+  wait_until 60 drained
+}
+stop_relay() { kill "$relay_pid"; wait "$relay_pid" || true; relay_pid=""; }
+
+printf '%-34s %14s %10s %26s\n' "condition (fsync on, ${seconds} s)" "writers tps" "vs none" "relay backends CPU / 1k msg"
+base=$(writers)
+printf '%-34s %14s %10s %26s\n' "no relay" "$base" "1.00" "-"
+psql -qX "$dsn" -c "TRUNCATE outbox" -c "VACUUM ANALYZE outbox"
+for mode in delete mark_sent; do
+  start_relay "$mode"
+  cpu0=$(backend_cpu) sent0=$(published)
+  tps=$(writers)
+  wait_until 60 drained || true
+  cpu1=$(backend_cpu) sent1=$(published)
+  printf '%-34s %14s %10s %26s\n' "relay running (on_ack: $mode)" "$tps" \
+    "$(awk -v a="$tps" -v b="$base" 'BEGIN { printf "%.2f", a / b }')" \
+    "$(awk -v c="$(awk -v a="$cpu0" -v b="$cpu1" 'BEGIN { print b - a }')" -v n="$((sent1 - sent0))" \
+        'BEGIN { if (n > 0) printf "%.1f ms (%d msgs)", c * 1e6 / n, n; else print "-" }')"
+  stop_relay
+  psql -qX "$dsn" -c "TRUNCATE outbox" -c "VACUUM ANALYZE outbox"
+done
+start_relay delete
+kill -STOP "$relay_pid"
+tps=$(writers)
+printf '%-34s %14s %10s %26s\n' "relay paused (SIGSTOP)" "$tps" "$(awk -v a="$tps" -v b="$base" 'BEGIN { printf "%.2f", a / b }')" "-"
+kill -CONT "$relay_pid"
+stop_relay
