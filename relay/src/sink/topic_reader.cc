@@ -47,7 +47,11 @@ Result<std::unique_ptr<TopicReader>> TopicReader::Create(const KafkaConfig& conf
            {"enable.auto.offset.store", "false"},
            {"enable.partition.eof", "true"},
            {"auto.offset.reset", "earliest"},
-           {"fetch.wait.max.ms", "100"}}) {
+           {"fetch.wait.max.ms", "100"},
+           // librdkafka fetches ahead up to 100,000 messages / 64 MiB per
+           // partition by default: the audit's memory would follow the
+           // partition's size. 16 MiB ahead keeps it flat and fetching.
+           {"queued.max.messages.kbytes", "16384"}}) {
     if (rd_kafka_conf_set(conf.get(), name, value, errstr, sizeof errstr) != RD_KAFKA_CONF_OK) {
       return Status(StatusCode::kInvalidArgument, std::string(name) + ": " + errstr);
     }
