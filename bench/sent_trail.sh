@@ -46,39 +46,35 @@ psql -qX "$kept" -c "VACUUM ANALYZE outbox"
 psql -qX "$empty" -c "VACUUM ANALYZE outbox"
 echo "filled in $((SECONDS - started)) s; outbox $(psql -tAqX "$kept" -c "SELECT pg_size_pretty(pg_total_relation_size('outbox'))") with its indexes"
 
-# median DSN SQL: median of 5 server-side execution times (ms).
-median() {
+# median_of_5 COMMAND...: the median of five runs of COMMAND, each printing ms.
+median_of_5() {
   local times=() run
-  for run in 1 2 3 4 5; do
-    times+=("$(psql -qAtX "$1" -c "EXPLAIN (ANALYZE, FORMAT JSON) ${2//@RUN@/$((run * 1000))}" |
-      grep -o '"Execution Time": [0-9.]*' | awk '{print $3}')")
-  done
+  for run in 1 2 3 4 5; do times+=("$("$@")"); done
   printf '%s\n' "${times[@]}" | sort -n | sed -n 3p
 }
-read_median() {
-  local times=() run
-  for run in 1 2 3 4 5; do
-    times+=("$("$bench_bin" explain --dsn "$1" | sed -n 's/.*Execution Time: \([0-9.]*\) ms/\1/p')")
-  done
-  printf '%s\n' "${times[@]}" | sort -n | sed -n 3p
+# statement_ms DSN SQL: its server-side execution time.
+statement_ms() {
+  psql -qAtX "$1" -c "EXPLAIN (ANALYZE, FORMAT JSON) $2" | grep -o '"Execution Time": [0-9.]*' | awk '{print $3}'
 }
+# read_ms DSN: the relay's batch read, as the relay runs it.
+read_ms() { "$bench_bin" explain --dsn "$1" | sed -n 's/.*Execution Time: \([0-9.]*\) ms/\1/p'; }
 row() { printf '%-44s %12s %12s\n' "$1" "$2 ms" "$3 ms"; }
+# compare LABEL SQL: the statement on both databases.
+compare() { row "$1" "$(median_of_5 statement_ms "$empty" "$2")" "$(median_of_5 statement_ms "$kept" "$2")"; }
 
 echo
 printf '%-44s %12s %12s\n' "statement (10,000 pending rows)" "no sent" "$sent_rows sent"
-row "read batch (500 rows, the relay's statement)" "$(read_median "$empty")" "$(read_median "$kept")"
-q="SELECT count(*) FROM (SELECT 1 FROM outbox WHERE sent_at IS NULL LIMIT 10001) b"
-row "pending (bounded count)" "$(median "$empty" "$q")" "$(median "$kept" "$q")"
-q="SELECT created_at FROM outbox WHERE sent_at IS NULL ORDER BY id LIMIT 1"
-row "oldest pending row" "$(median "$empty" "$q")" "$(median "$kept" "$q")"
-q="SELECT min(id) FROM outbox WHERE id >= 0 AND sent_at IS NULL"
-row "read floor probe" "$(median "$empty" "$q")" "$(median "$kept" "$q")"
-q="UPDATE outbox SET sent_at = now(), sent_partition = 0, sent_offset = id WHERE id IN (SELECT id FROM outbox WHERE sent_at IS NULL ORDER BY id LIMIT 500)"
-row "mark 500 rows sent" "$(median "$empty" "$q")" "$(median "$kept" "$q")"
-q="SELECT id, sent_partition, sent_offset FROM outbox WHERE topic = 'orders' AND sent_at IS NOT NULL AND sent_partition IS NOT NULL AND sent_offset IS NOT NULL AND (sent_partition, sent_offset) > (1, 100000) ORDER BY sent_partition, sent_offset LIMIT 10000"
-row "audit: one page of 10,000 sent rows" "$(median "$empty" "$q")" "$(median "$kept" "$q")"
-q="WITH doomed AS (SELECT ctid FROM outbox WHERE sent_at < now() - interval '1 hour' LIMIT 5000 FOR UPDATE SKIP LOCKED) DELETE FROM outbox t USING doomed d WHERE t.ctid = d.ctid"
-row "retention: delete 5,000 expired rows" "$(median "$empty" "$q")" "$(median "$kept" "$q")"
+row "read batch (500 rows, the relay's statement)" "$(median_of_5 read_ms "$empty")" "$(median_of_5 read_ms "$kept")"
+compare "pending (bounded count)" \
+  "SELECT count(*) FROM (SELECT 1 FROM outbox WHERE sent_at IS NULL LIMIT 10001) b"
+compare "oldest pending row" "SELECT created_at FROM outbox WHERE sent_at IS NULL ORDER BY id LIMIT 1"
+compare "read floor probe" "SELECT min(id) FROM outbox WHERE id >= 0 AND sent_at IS NULL"
+compare "mark 500 rows sent" \
+  "UPDATE outbox SET sent_at = now(), sent_partition = 0, sent_offset = id WHERE id IN (SELECT id FROM outbox WHERE sent_at IS NULL ORDER BY id LIMIT 500)"
+compare "audit: one page of 10,000 sent rows" \
+  "SELECT id, sent_partition, sent_offset FROM outbox WHERE topic = 'orders' AND sent_at IS NOT NULL AND sent_partition IS NOT NULL AND sent_offset IS NOT NULL AND (sent_partition, sent_offset) > (1, 100000) ORDER BY sent_partition, sent_offset LIMIT 10000"
+compare "retention: delete 5,000 expired rows" \
+  "WITH doomed AS (SELECT ctid FROM outbox WHERE sent_at < now() - interval '1 hour' LIMIT 5000 FOR UPDATE SKIP LOCKED) DELETE FROM outbox t USING doomed d WHERE t.ctid = d.ctid"
 echo
 echo "plan of the batch read with $sent_rows sent rows kept:"
 "$bench_bin" explain --dsn "$kept" | grep -E "Index|Scan|Execution|Planning" | head -12

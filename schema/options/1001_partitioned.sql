@@ -72,14 +72,11 @@ BEGIN
       END;
     END IF;
   END LOOP;
-  SELECT count(*)::integer INTO ahead FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid
-   WHERE i.inhparent = 'outbox'::regclass AND c.relname ~ '^outbox_p[0-9]{8}$'
-     AND to_date(substr(c.relname, 9), 'YYYYMMDD') > today;
-  IF retention IS NULL OR retention <= interval '0' THEN RETURN NEXT; RETURN; END IF;
   FOR part IN
     SELECT c.relname FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid
      WHERE i.inhparent = 'outbox'::regclass AND c.relname ~ '^outbox_p[0-9]{8}$'
        AND to_date(substr(c.relname, 9), 'YYYYMMDD') + 1 <= (now() - retention) AT TIME ZONE 'UTC'
+       AND retention > interval '0'  -- NULL or 0: keep every day
      ORDER BY c.relname
   LOOP
     EXECUTE format('SELECT EXISTS (SELECT 1 FROM %I WHERE sent_at IS NULL OR sent_at > $1)',

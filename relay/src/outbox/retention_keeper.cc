@@ -12,6 +12,17 @@ namespace {
 // Shared by every relay on this database: one keeper works at a time.
 constexpr int64_t kRetentionLockKey = 0x6f7574726574;  // "outret"
 
+// A duration as an SQL interval literal.
+std::string Interval(std::chrono::seconds duration) {
+  return "interval '" + std::to_string(duration.count()) + " seconds'";
+}
+
+// This transaction's turn at retention; false while another relay has it.
+bool TryRetentionLock(pqxx::transaction_base& tx) {
+  return tx.exec1("SELECT pg_try_advisory_xact_lock(" + std::to_string(kRetentionLockKey) + ")")[0]
+      .as<bool>();
+}
+
 }  // namespace
 
 struct RetentionKeeper::Session {
@@ -77,10 +88,7 @@ int64_t RetentionKeeper::DeleteInBatches(const std::string& table, const std::st
   int64_t removed = 0;
   while (!stopping()) {
     pqxx::work tx(session_->pq);
-    if (!tx.exec1("SELECT pg_try_advisory_xact_lock(" + std::to_string(kRetentionLockKey) + ")")[0]
-             .as<bool>()) {
-      break;  // another relay is at it
-    }
+    if (!TryRetentionLock(tx)) break;  // another relay is at it
     const int64_t batch = tx.exec(sql).affected_rows();
     tx.commit();
     removed += batch;
@@ -94,23 +102,19 @@ Result<RetentionReport> RetentionKeeper::RunRound() {
     if (!session_ || !session_->pq.is_open()) session_ = std::make_unique<Session>(dsn_);
     pqxx::connection& pq = session_->pq;
     RetentionReport report;
-    const std::string sent_age =
-        "now() - interval '" + std::to_string(options_.sent_retention.count()) + " seconds'";
     const bool partitioned =
         pqxx::nontransaction(pq)
             .exec1("SELECT relkind = 'p' FROM pg_class WHERE oid = 'outbox'::regclass")[0]
             .as<bool>();
     if (partitioned) {
       pqxx::work tx(pq);
-      if (tx.exec1("SELECT pg_try_advisory_xact_lock(" + std::to_string(kRetentionLockKey) + ")")[0]
-              .as<bool>()) {
-        const pqxx::row done = tx.exec1(
-            "SELECT created, dropped, ahead FROM outbox_relay_maintain_partitions(" +
-            std::to_string(options_.partitions_ahead) + ", " +
-            (options_.sent_retention.count() > 0
-                 ? "interval '" + std::to_string(options_.sent_retention.count()) + " seconds'"
-                 : std::string("NULL")) +
-            ")");
+      if (TryRetentionLock(tx)) {
+        const pqxx::row done =
+            tx.exec1("SELECT created, dropped, ahead FROM outbox_relay_maintain_partitions(" +
+                     std::to_string(options_.partitions_ahead) + ", " +
+                     (options_.sent_retention.count() > 0 ? Interval(options_.sent_retention)
+                                                          : std::string("NULL")) +
+                     ")");
         tx.commit();
         report.partitions_created = done[0].as<int64_t>();
         report.partitions_dropped = done[1].as<int64_t>();
@@ -121,13 +125,13 @@ Result<RetentionReport> RetentionKeeper::RunRound() {
       // A partitioned outbox loses whole partitions above; only rows that
       // fell into its default partition (a day without one) go row by row.
       report.sent_rows_removed =
-          DeleteInBatches(partitioned ? "outbox_default" : "outbox", "sent_at < " + sent_age);
+          DeleteInBatches(partitioned ? "outbox_default" : "outbox",
+                          "sent_at < now() - " + Interval(options_.sent_retention));
     }
     if (options_.dead_letter_retention.count() > 0) {
       report.dead_letters_removed =
-          DeleteInBatches("outbox_dead_letter",
-                          "NOT blocks_key AND dead_lettered_at < now() - interval '" +
-                              std::to_string(options_.dead_letter_retention.count()) + " seconds'");
+          DeleteInBatches("outbox_dead_letter", "NOT blocks_key AND dead_lettered_at < now() - " +
+                                                    Interval(options_.dead_letter_retention));
     }
     pqxx::nontransaction tx(pq);
     const SentRows sent = CountSentRows(tx);

@@ -70,8 +70,7 @@ void PgSentRows::FetchPage() {
 }
 
 std::optional<SentRowRecord> PgSentRows::Next() {
-  if (page_.empty() && !exhausted_) FetchPage();
-  if (page_.empty() && !exhausted_) FetchPage();  // after the unrecorded ones
+  while (page_.empty() && !exhausted_) FetchPage();
   if (page_.empty()) return std::nullopt;
   SentRowRecord row = page_.front();
   page_.pop_front();

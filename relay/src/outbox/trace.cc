@@ -24,6 +24,12 @@ const std::string kTraceSql =
     IsoColumn("d.dead_lettered_at") + ", d.blocks_key, d.id FROM outbox_dead_letter d WHERE " +
     "@DWHERE@ ";
 
+// kTraceSql picking, in both tables, the rows `where(alias)` matches.
+template <typename Where>
+std::string TraceSql(const Where& where) {
+  return ReplaceAll(ReplaceAll(kTraceSql, "@WHERE@", where("o")), "@DWHERE@", where("d"));
+}
+
 TracedRow ReadTraced(const pqxx::row& row) {
   TracedRow t;
   const std::string state = row[0].as<std::string>();
@@ -81,9 +87,8 @@ const char* RowStateName(RowState state) {
 
 Result<TracedRow> TraceId(const std::string& dsn, int64_t id) {
   return WithTransaction(dsn, [&](pqxx::work& tx) -> Result<TracedRow> {
-    const std::string where = "o.id = " + std::to_string(id);
-    const pqxx::result rows = tx.exec(ReplaceAll(ReplaceAll(kTraceSql, "@WHERE@", where),
-                                                 "@DWHERE@", "d.id = " + std::to_string(id)));
+    const pqxx::result rows = tx.exec(
+        TraceSql([&](const std::string& alias) { return alias + ".id = " + std::to_string(id); }));
     if (!rows.empty()) return ReadTraced(rows[0]);
     TracedRow gone;
     gone.id = id;
@@ -103,8 +108,7 @@ Result<std::vector<TracedRow>> TraceKey(const std::string& dsn, const std::strin
              alias + ".key = " + quoted;
     };
     const pqxx::result rows =
-        tx.exec(ReplaceAll(ReplaceAll(kTraceSql, "@WHERE@", match("o")), "@DWHERE@", match("d")) +
-                "ORDER BY 16 DESC LIMIT " + std::to_string(limit));
+        tx.exec(TraceSql(match) + "ORDER BY 16 DESC LIMIT " + std::to_string(limit));
     std::vector<TracedRow> out;
     for (const pqxx::row& row : rows) out.push_back(ReadTraced(row));
     return out;
