@@ -118,23 +118,36 @@ int Ceiling(const std::string& dsn, size_t batch_size) {
 
 // ---- explain ----------------------------------------------------------------
 
-// The relay's batch read, planned and run as the relay runs it, with nothing
-// in flight and every shard leased (in a transaction that is rolled back, so
-// no relay's lease is touched for good).
-int Explain(const std::string& dsn, size_t batch_size) {
+// The relay's batch read, planned and run as the relay runs it, with every
+// shard leased (in a transaction that is rolled back, so no relay's lease is
+// touched for good) and the lowest `in_flight` pending ids in flight, as in
+// the middle of a drain. `plan_cache_mode`: as the relay's session sets it.
+int Explain(const std::string& dsn, size_t batch_size, int64_t in_flight,
+            const std::string& plan_cache_mode) {
   pqxx::connection c(dsn);
   pqxx::work tx(c);
-  tx.exec("SET LOCAL plan_cache_mode = force_custom_plan");  // as the relay's session
+  tx.exec("SET LOCAL plan_cache_mode = " + plan_cache_mode);
+  const std::string in_flight_ids =
+      tx.exec1(
+            "SELECT coalesce(range_agg(int8range(id, id, '[]')), '{}')::text FROM (SELECT id "
+            "FROM outbox "
+            "WHERE sent_at IS NULL ORDER BY id LIMIT " +
+            std::to_string(in_flight) + ") f")[0]
+          .as<std::string>();
   const pqxx::row leases = tx.exec1(
       "WITH taken AS (UPDATE outbox_relay_lease SET owner = 'outbox-bench', epoch = epoch + 1, "
       "lease_until = now() + interval '1 min' RETURNING shard, epoch) "
       "SELECT array_agg(shard ORDER BY shard)::text, array_agg(epoch ORDER BY shard)::text, "
       "count(*) FROM taken");
   tx.exec("PREPARE read_batch AS " + outbox::PgOutboxStore::ReadBatchSql(batch_size));
-  const pqxx::result plan =
-      tx.exec("EXPLAIN (ANALYZE, COSTS OFF, SUMMARY ON) EXECUTE read_batch('{}', 16777216, 0, " +
-              tx.quote(leases[0].as<std::string>()) + ", " + tx.quote(leases[1].as<std::string>()) +
-              ", 'outbox-bench', " + leases[2].as<std::string>() + ", 1000000)");
+  const std::string execute = "EXECUTE read_batch(" + tx.quote(in_flight_ids) + ", 16777216, 0, " +
+                              tx.quote(leases[0].as<std::string>()) + ", " +
+                              tx.quote(leases[1].as<std::string>()) + ", 'outbox-bench', " +
+                              leases[2].as<std::string>() + ", 1000000)";
+  // A session plans a statement once, at its first run (the relay's keeps
+  // generic plans): the explained run is the second, as every later read.
+  tx.exec(execute);
+  const pqxx::result plan = tx.exec("EXPLAIN (ANALYZE, COSTS OFF, SUMMARY ON) " + execute);
   for (const pqxx::row& line : plan) std::printf("    %s\n", line[0].c_str());
   tx.abort();
   return 0;
@@ -536,6 +549,11 @@ int main(int argc, char** argv) {
   CLI::App* explain = app.add_subcommand("explain", "EXPLAIN ANALYZE the relay's batch read");
   explain->add_option("--dsn", dsn)->required();
   explain->add_option("--batch-size", batch_size);
+  int64_t in_flight = 0;
+  explain->add_option("--in-flight", in_flight, "this many of the lowest pending ids in flight");
+  std::string plan_cache_mode = "auto";
+  explain->add_option("--plan-cache-mode", plan_cache_mode)
+      ->check(CLI::IsMember({"auto", "force_custom_plan", "force_generic_plan"}));
 
   CLI::App* drain = app.add_subcommand("drain", "watch a relay empty the outbox");
   drain->add_option("--dsn", dsn)->required();
@@ -562,7 +580,7 @@ int main(int argc, char** argv) {
   try {
     if (*fill) return Fill(dsn, rows, keys, payload_bytes, topic);
     if (*ceiling) return Ceiling(dsn, batch_size);
-    if (*explain) return Explain(dsn, batch_size);
+    if (*explain) return Explain(dsn, batch_size, in_flight, plan_cache_mode);
     if (*drain) return Drain(dsn, pid, pid_file, label.empty() ? "" : " " + label, timeout);
     if (*steady) {
       return Steady(dsn, bootstrap, topic, metrics_url, rate, seconds, connections, keys,

@@ -109,4 +109,52 @@ DeliveryOutcome Failed(DeliveryKind kind, std::string reason) {
   return DeliveryOutcome{kind, std::move(reason), "injected"};
 }
 
+Result<std::vector<OutboxMessage>> ConcurrentFakeStore::ReadBatch(const ReadRequest& request) {
+  std::lock_guard lock(mutex_);
+  changed_.notify_all();
+  return FakeStore::ReadBatch(request);
+}
+
+Status ConcurrentFakeStore::Settle(const Settlement& settlement) {
+  std::unique_lock lock(mutex_);
+  ++held_;
+  changed_.notify_all();
+  changed_.wait(lock, [&] { return !hold_; });
+  --held_;
+  return FakeStore::Settle(settlement);
+}
+
+Result<int64_t> ConcurrentFakeStore::CountBlockedKeys() {
+  std::lock_guard lock(mutex_);
+  return FakeStore::CountBlockedKeys();
+}
+
+void ConcurrentFakeStore::HoldSettles() {
+  std::lock_guard lock(mutex_);
+  hold_ = true;
+}
+
+void ConcurrentFakeStore::ReleaseSettles() {
+  {
+    std::lock_guard lock(mutex_);
+    hold_ = false;
+  }
+  changed_.notify_all();
+}
+
+bool ConcurrentFakeStore::AwaitHeldSettle() {
+  std::unique_lock lock(mutex_);
+  return changed_.wait_for(lock, std::chrono::seconds(5), [&] { return held_ > 0; });
+}
+
+bool ConcurrentFakeStore::AwaitReads(int n) {
+  std::unique_lock lock(mutex_);
+  return changed_.wait_for(lock, std::chrono::seconds(5), [&] { return reads >= n; });
+}
+
+size_t ConcurrentFakeStore::rows() const {
+  std::lock_guard lock(mutex_);
+  return size();
+}
+
 }  // namespace outbox::testing

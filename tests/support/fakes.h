@@ -2,9 +2,11 @@
 // store follows the real one's rules on which rows are due.
 #pragma once
 
+#include <condition_variable>
 #include <deque>
 #include <functional>
 #include <map>
+#include <mutex>
 #include <set>
 #include <vector>
 
@@ -43,6 +45,31 @@ class FakeStore : public OutboxStore {
   std::map<int64_t, OutboxMessage> rows_;
   std::map<int64_t, SteadyClock::time_point> next_attempt_;
   std::map<int64_t, std::string> blocked_keys_by_id_;  // dead letters that block a key
+};
+
+// A FakeStore that settles on another thread, as PgOutboxStore does (its
+// calls take turns on a mutex). Write-backs can be held until released, to
+// see what the loop does while one is under way.
+class ConcurrentFakeStore : public FakeStore {
+ public:
+  Result<std::vector<OutboxMessage>> ReadBatch(const ReadRequest& request) override;
+  Status Settle(const Settlement& settlement) override;
+  Result<int64_t> CountBlockedKeys() override;
+  bool settles_concurrently() const override { return true; }
+
+  // Write-backs wait (without the mutex) until ReleaseSettles().
+  void HoldSettles();
+  void ReleaseSettles();
+  // Waits until a write-back is held, or `n` reads were made; false after 5 s.
+  bool AwaitHeldSettle();
+  bool AwaitReads(int n);
+  size_t rows() const;
+
+ private:
+  mutable std::mutex mutex_;
+  std::condition_variable changed_;
+  bool hold_ = false;
+  int held_ = 0;
 };
 
 // Decides each message's fate; by default everything is delivered.

@@ -40,7 +40,7 @@ TEST(ConfigLoader, AcceptsMinimalConfigAndFillsDefaults) {
   const Config& c = loaded.config;
   EXPECT_EQ(c.postgres.dsn, "postgresql://relay@db/app");
   EXPECT_EQ(c.kafka.bootstrap_servers, "broker:9092");
-  EXPECT_EQ(c.relay.batch_size, 500);
+  EXPECT_EQ(c.relay.batch_size, 1000);
   EXPECT_EQ(c.relay.poll_interval_ms, 200);
   EXPECT_EQ(c.relay.drain_timeout_ms, 10000);
   EXPECT_EQ(c.metrics.listen, "0.0.0.0:9464");

@@ -10,6 +10,7 @@
 namespace outbox {
 namespace {
 
+using testing::ConcurrentFakeStore;
 using testing::Delivered;
 using testing::Failed;
 using testing::FailedForRow;
@@ -201,6 +202,81 @@ TEST_F(RelayLoopTest, SettlesTheLastBatchBeforeReadingAgainAfterAStoreOutage) {
   EXPECT_EQ(store.size(), 0u);
   EXPECT_TRUE(loop.unsettled().empty());
   EXPECT_EQ(sink.published_ids, (std::vector<int64_t>{1, 2}));  // no re-send
+}
+
+// --- write-backs in the background ----------------------------------------------
+
+TEST_F(RelayLoopTest, WritesDeliveredRowsBackWhileReadingTheNextBatch) {
+  ConcurrentFakeStore concurrent;
+  for (int id = 1; id <= 25; ++id) concurrent.Add(id);
+  RelayLoopOptions options = Options();
+  options.max_in_flight_rows = 10;  // one batch at a time
+  RelayLoop loop(concurrent, sink, stop, observer, options);
+  concurrent.HoldSettles();
+
+  loop.RunOnce();  // rows 1-10 read, sent and acked; their write-back is held
+  ASSERT_TRUE(concurrent.AwaitHeldSettle());
+  // Reads and sends the next batch meanwhile, then waits for the write-back
+  // (one at a time) to write back the second batch.
+  std::thread step([&] { loop.RunOnce(); });
+  ASSERT_TRUE(concurrent.AwaitReads(2));
+  // Nothing was removed yet: the read skipped the rows being written back.
+  EXPECT_EQ(concurrent.rows(), 25u);
+  concurrent.ReleaseSettles();
+  step.join();
+  EXPECT_EQ(concurrent.requests[1].in_flight,
+            (std::vector<int64_t>{1, 2, 3, 4, 5, 6, 7, 8, 9, 10}));
+  EXPECT_EQ(sink.published_ids.size(), 20u);
+
+  RunUntilIdle(loop);
+  EXPECT_EQ(concurrent.rows(), 0u);
+  std::vector<int64_t> expected;
+  for (int id = 1; id <= 25; ++id) expected.push_back(id);
+  EXPECT_EQ(sink.published_ids, expected);  // each once, in order
+}
+
+TEST_F(RelayLoopTest, AFailedBackgroundWriteBackIsRetriedBeforeAnythingMoreIsRead) {
+  ConcurrentFakeStore concurrent;
+  for (int id = 1; id <= 15; ++id) concurrent.Add(id);
+  concurrent.fail_settles = 1;
+  RelayLoopOptions options = Options();
+  options.max_in_flight_rows = 10;
+  RelayLoop loop(concurrent, sink, stop, observer, options);
+
+  // Rows 1-10 are sent and collected; their write-back runs in the
+  // background and fails. The failure is found when the loop next writes
+  // back: the rows are back with the loop and written back in the
+  // foreground, before anything more is read.
+  loop.RunOnce();
+  RunUntilIdle(loop);
+
+  EXPECT_EQ(concurrent.rows(), 0u);
+  EXPECT_GE(concurrent.settles, 2);  // the failure and its retry, at least
+  std::vector<int64_t> expected;
+  for (int id = 1; id <= 15; ++id) expected.push_back(id);
+  EXPECT_EQ(sink.published_ids, expected);  // no re-send
+}
+
+TEST_F(RelayLoopTest, DeadLettersAreWrittenBackBeforeTheNextRead) {
+  // A dead letter that blocks its key changes which later rows are due: the
+  // read after it must see it written.
+  ConcurrentFakeStore concurrent;
+  concurrent.Add(1, "t", "a");
+  concurrent.Add(2, "t", "a");
+  sink.decide = [](const OutboxMessage& m, size_t) {
+    return m.id == 1 ? DeliveryOutcome{DeliveryKind::kRejected, "invalid_msg", "poison"}
+                     : Delivered();
+  };
+  RelayLoopOptions options = Options();
+  options.batch_size = 1;  // row 2 is read after row 1's outcome
+  options.max_in_flight_rows = 1;
+  RelayLoop loop(concurrent, sink, stop, observer, options);
+
+  RunUntilIdle(loop);
+
+  EXPECT_EQ(concurrent.dead_letters.count(1), 1u);
+  EXPECT_TRUE(concurrent.Contains(2));  // held behind its key's dead letter
+  EXPECT_EQ(std::count(sink.published_ids.begin(), sink.published_ids.end(), 2), 0);
 }
 
 TEST_F(RelayLoopTest, BacksOffWhenTheStoreIsUnavailable) {

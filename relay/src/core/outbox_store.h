@@ -111,6 +111,11 @@ class OutboxStore {
   // rows already removed or moved are ignored.
   virtual Status Settle(const Settlement& settlement) = 0;
 
+  // Whether Settle() may run on another thread while the other calls run on
+  // the caller's (the store writes back on a session of its own). The relay
+  // loop then writes delivered rows back while it reads the next batch.
+  virtual bool settles_concurrently() const { return false; }
+
   // How many keys a dead letter currently blocks.
   virtual Result<int64_t> CountBlockedKeys() = 0;
 };

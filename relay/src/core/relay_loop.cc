@@ -21,7 +21,9 @@ RelayLoop::RelayLoop(OutboxStore& store, Sink& sink, const StopSignal& stop,
       options_(options),
       loop_backoff_(options.backoff_initial, options.backoff_max),
       row_backoff_(options.backoff_initial, options.backoff_max),
-      idle_waits_(options.poll_interval) {}
+      idle_waits_(options.poll_interval) {
+  if (store_.settles_concurrently()) write_back_ = std::make_unique<BackgroundWriteBack>(store_);
+}
 
 Status RelayLoop::Run() {
   RefreshBlockedKeys(/*force=*/true);
@@ -31,6 +33,7 @@ Status RelayLoop::Run() {
   // The last batches' outcomes are written back even when stop came
   // mid-batch; if the database is away they are lost, and the rows are
   // simply sent again after the restart.
+  CollectWriteBack(/*wait=*/true);
   if (!unsettled_.empty() && !Settle()) {
     LogWarn("stopping with acknowledged rows not removed; they will be sent again",
             {{"rows", unsettled_.delivered.size()}});
@@ -45,7 +48,7 @@ Status RelayLoop::Run() {
 
 RelayLoop::Step RelayLoop::RunOnce() {
   observer_.OnHeartbeat();
-  if (!unsettled_.empty() && !Settle()) {
+  if (!WriteBack()) {
     // Reports of batches in flight are still collected (they join what
     // awaits the database); nothing new is read until it is back.
     if (!in_flight_.empty()) return CompleteOldest();
@@ -90,6 +93,10 @@ ReadRequest RelayLoop::NextRead() const {
   request.in_flight.reserve(in_flight_rows_);
   for (const InFlightBatch& batch : in_flight_) {
     for (const OutboxMessage& row : batch.rows) request.in_flight.push_back(row.id);
+  }
+  // Delivered rows whose write-back is under way are still in the table.
+  if (const Settlement* settling = write_back_ ? write_back_->settlement() : nullptr) {
+    for (const Delivered& row : settling->delivered) request.in_flight.push_back(row.id);
   }
   // Each batch is sorted, but a later one may hold a row that committed late
   // with an id below an earlier batch's.
@@ -162,7 +169,7 @@ RelayLoop::Step RelayLoop::CompleteOldest() {
   }));
   DecideOutcomes(batch, outcomes);
   const BatchProgress& progress = batch.progress;
-  if (!unsettled_.empty()) Settle();
+  WriteBack();
   observer_.OnBatch(batch.read,
                     std::chrono::duration<double>(SteadyClock::now() - batch.read_started).count());
   if (progress.dead_lettered > 0) RefreshBlockedKeys(/*force=*/true);
@@ -320,6 +327,38 @@ void RelayLoop::ScheduleRetry(const OutboxMessage& row, const DeliveryOutcome& o
   unsettled_.retries.push_back(
       {row.id, outcome.reason + ": " + outcome.detail, row_backoff_.DelayAfter(attempts)});
   observer_.OnRetryScheduled(row, outcome.reason);
+}
+
+bool RelayLoop::CollectWriteBack(bool wait) {
+  if (!write_back_ || !write_back_->pending() || !(wait || write_back_->finished())) return true;
+  Settlement failed;
+  const Status status = write_back_->Collect(&failed);
+  observer_.OnStoreResult(status.ok());
+  if (status.ok()) return true;
+  LogWarn("writing back delivered rows failed; will retry before reading more",
+          {{"delivered", failed.delivered.size()},
+           {"code", StatusCodeName(status.code())},
+           {"error", status.message()}});
+  // Written back together with what came since.
+  for (Delivered& row : failed.delivered) unsettled_.delivered.push_back(row);
+  write_back_failing_ = true;
+  return false;
+}
+
+bool RelayLoop::WriteBack() {
+  // One write-back at a time: a new one waits for the one under way.
+  if (!CollectWriteBack(/*wait=*/!unsettled_.empty())) return false;
+  if (unsettled_.empty()) return true;
+  const bool background = write_back_ && !write_back_->pending() && !write_back_failing_ &&
+                          unsettled_.dead_letters.empty() && unsettled_.retries.empty();
+  if (!background) {
+    if (!Settle()) return false;
+    write_back_failing_ = false;
+    return true;
+  }
+  write_back_->Start(std::move(unsettled_));
+  unsettled_.clear();
+  return true;
 }
 
 bool RelayLoop::Settle() {

@@ -6,7 +6,11 @@
 //
 // Pipelining: while earlier batches wait for their acks, the loop settles
 // what came back and reads and sends the next batch, up to
-// max_in_flight_rows and max_in_flight_bytes. Batches are sent in id order
+// max_in_flight_rows and max_in_flight_bytes. With a store that settles
+// concurrently, a write-back of delivered rows runs while the next batch is
+// read (one at a time; its rows are skipped by reads until it is done).
+// Dead letters and retries are written back before anything more is read,
+// because they change which later rows of their keys are due. Batches are sent in id order
 // on one producer, so each key's rows reach their partition in order. When a
 // batch comes back with a row not delivered, the loop stops reading ahead
 // until everything in flight is back, and handles the failure as a
@@ -20,6 +24,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <deque>
+#include <memory>
 #include <optional>
 #include <set>
 #include <string>
@@ -27,6 +32,7 @@
 
 #include "common/status.h"
 #include "common/stop_signal.h"
+#include "core/background_write_back.h"
 #include "core/backoff.h"
 #include "core/idle_waits.h"
 #include "core/observer.h"
@@ -42,10 +48,10 @@ enum class UndeliverablePolicy {
 };
 
 struct RelayLoopOptions {
-  size_t batch_size = 500;
+  size_t batch_size = 1000;
   // Rows and key + payload bytes read but not yet acknowledged and settled:
   // the relay's memory bound, whatever the backlog.
-  size_t max_in_flight_rows = 2000;
+  size_t max_in_flight_rows = 3000;
   int64_t max_in_flight_bytes = 16 << 20;
   // The largest message the sink accepts: a row whose key and payload are
   // larger is dead-lettered without its payload ever being read.
@@ -134,6 +140,14 @@ class RelayLoop {
                      std::set<std::string>& held_keys, BatchProgress& progress);
   // Writes unsettled_ back; false if the store failed (it is kept).
   bool Settle();
+  // Writes unsettled_ back, in the background when it can: only delivered
+  // rows, a store that settles concurrently, and no failed write-back since
+  // the last one that succeeded. False if a write-back failed (its rows are
+  // back in unsettled_, kept).
+  bool WriteBack();
+  // Collects the background write-back if it has finished (or waits for it
+  // when `wait`); false if it failed (its rows are back in unsettled_).
+  bool CollectWriteBack(bool wait);
   void RefreshBlockedKeys(bool force);
   void ReportInFlight();
   Step BackOff();
@@ -166,6 +180,12 @@ class RelayLoop {
   // Settling comes before reading anything new, so a database outage
   // re-sends nothing it need not.
   Settlement unsettled_;
+  // Set when the store settles concurrently.
+  std::unique_ptr<BackgroundWriteBack> write_back_;
+  // A write-back failed: the next ones run in the foreground until one
+  // succeeds, so that a database that reads but cannot write back does not
+  // let acknowledged rows pile up in memory.
+  bool write_back_failing_ = false;
 };
 
 }  // namespace outbox

@@ -28,18 +28,25 @@ namespace {
 // partial indexes on a hash of the key (schema/0006), so keys of any size
 // work.
 //
+// One plan for every state (the session keeps generic plans): the rare
+// states are looked up once per statement (`rare`), and a row pays for a
+// probe only while one exists: the OR tests the flag first. Likewise the
+// shard of each row is hashed only while this relay holds some but not all
+// shards.
+//
 // @LIMIT@ rows at most (a literal, one prepared statement per batch size).
-// The ids in $1 are in flight and not read again. Exactly those: every other
-// id, also one between two ids in flight, is read in id order, because a row
-// whose transaction committed after the read of an earlier batch may lie
-// between that batch's ids, and the next row of its key may be above them.
-// (Skipping the whole id range of the batches in flight broke per-key order
-// under concurrent writers.) Rows are added while the key + payload bytes
-// before them stay under $2; ids below $3 (ReadFloor) are known to be gone
-// and not walked. Only rows of shards leased to this relay are read: the
-// shards in $4 at the epochs in $5 that the lease table still gives to owner
-// $6 ($7 shards in all, see schema/0005), checked on the database's clock in
-// this very statement. A payload is left out when key + payload exceed $8
+// The ids in $1 (a multirange of runs of consecutive ids, so the test is a
+// binary search) are in flight and not read again. Exactly those: every
+// other id, also one between two ids in flight, is read in id order, because
+// a row whose transaction committed after the read of an earlier batch may
+// lie between that batch's ids, and the next row of its key may be above
+// them. (Skipping the whole id range of the batches in flight broke per-key
+// order under concurrent writers.) Rows are added while the key + payload
+// bytes before them stay under $2; ids below $3 (ReadFloor) are known to be
+// gone and not walked. Only rows of shards leased to this relay are read:
+// the shards in $4 at the epochs in $5 that the lease table still gives to
+// owner $6 ($7 shards in all, see schema/0005), checked on the database's
+// clock in this very statement. A payload is left out when key + payload exceed $8
 // (message.max.bytes): the row can never be sent and is dead-lettered from
 // the table itself, so it is never held in memory. The requeue counter
 // (schema/0004) and the message size come with the rows. A row's age counts
@@ -48,24 +55,31 @@ namespace {
 // inserting transaction's start).
 constexpr const char* kReadBatchSql = R"(
 WITH leased AS MATERIALIZED (
-  SELECT coalesce(array_agg(l.shard), '{}') AS shards FROM outbox_relay_lease l
+  SELECT coalesce(array_agg(l.shard), '{}') AS shards, count(*) = $7::int AS all_shards
+    FROM outbox_relay_lease l
     JOIN unnest($4::int[], $5::bigint[]) AS h(shard, epoch)
       ON h.shard = l.shard AND h.epoch = l.epoch
    WHERE l.owner = $6 AND l.lease_until > now()),
+rare AS MATERIALIZED (
+  SELECT EXISTS (SELECT 1 FROM outbox w WHERE w.next_attempt_at > now()) AS waits,
+         EXISTS (SELECT 1 FROM outbox_dead_letter d WHERE d.blocks_key) AS blocks),
 first AS (
   SELECT o.*, o.xmin AS inserted_by,
          coalesce(octet_length(o.key), 0) + coalesce(octet_length(o.payload), 0) AS message_bytes
     FROM outbox o WHERE o.id >= $3 AND o.sent_at IS NULL
-    AND o.id <> ALL ($1::bigint[])
+    AND NOT ($1::int8multirange @> o.id)
     AND (o.next_attempt_at IS NULL OR o.next_attempt_at <= now())
-    AND NOT EXISTS (SELECT 1 FROM outbox w
-                     WHERE w.next_attempt_at > now()
-                       AND hashtextextended(w.key, 0) = hashtextextended(o.key, 0)
-                       AND w.key = o.key AND w.id < o.id)
-    AND NOT EXISTS (SELECT 1 FROM outbox_dead_letter d
-                     WHERE d.blocks_key AND hashtextextended(d.key, 0) = hashtextextended(o.key, 0)
-                       AND d.key = o.key)
-    AND outbox_relay_shard(o.key, o.id, $7) = ANY ((SELECT shards FROM leased)::int[])
+    AND (NOT (SELECT waits FROM rare) OR
+         NOT EXISTS (SELECT 1 FROM outbox w
+                      WHERE w.next_attempt_at > now()
+                        AND hashtextextended(w.key, 0) = hashtextextended(o.key, 0)
+                        AND w.key = o.key AND w.id < o.id))
+    AND (NOT (SELECT blocks FROM rare) OR
+         NOT EXISTS (SELECT 1 FROM outbox_dead_letter d
+                      WHERE d.blocks_key AND hashtextextended(d.key, 0) = hashtextextended(o.key, 0)
+                        AND d.key = o.key))
+    AND ((SELECT all_shards FROM leased) OR
+         outbox_relay_shard(o.key, o.id, $7::int) = ANY ((SELECT shards FROM leased)::int[]))
     ORDER BY o.id LIMIT @LIMIT@),
 sized AS (
   SELECT f.*, sum(f.message_bytes) OVER (ORDER BY f.id ROWS UNBOUNDED PRECEDING) AS bytes_through
@@ -212,11 +226,48 @@ PgOutboxStore::PgOutboxStore(std::string dsn, LeaseOptions leases,
 
 PgOutboxStore::~PgOutboxStore() = default;
 
+std::unique_ptr<PgOutboxStore::Connection> PgOutboxStore::Open() {
+  auto connection = std::make_unique<Connection>(dsn_);
+  Statements& statements = connection->statements;
+  if (!statements.pooled()) {
+    pqxx::nontransaction(connection->pq)
+        .exec(std::string(kSessionSettingsSql) +
+              // Plans each statement once per session. Every statement
+              // here is written so that one plan serves every parameter and
+              // table state (the read: an index scan of the pending rows in
+              // id order, whatever the backlog; tested by
+              // tests/integration/generic_plan_test.cc). Planning the read
+              // for each call cost more than running it (1.6 ms against
+              // 1.4 ms for 500 rows, measured with outbox-bench explain),
+              // and with small batches it was most of the relay's database
+              // time.
+              "; SET plan_cache_mode = force_generic_plan");
+  }
+  statements.Add("remove", Fenced(kRemoveSql, 2));
+  statements.Add("mark_sent", Fenced(kMarkSentSql, 4));
+  statements.Add("dead_letter", Fenced(kDeadLetterSql, 5));
+  statements.Add("retry_later", ReplaceAll(Fenced(kRetryLaterSql, 4), "@ENQUEUED_AT@",
+                                           EnqueuedAtSql("o", "o.xmin")));
+  statements.Add("observe_floor", kObserveFloorSql);
+  return connection;
+}
+
+Status PgOutboxStore::EnsureWriteConnected() {
+  if (write_connection_ && write_connection_->pq.is_open()) return Status::Ok();
+  DropConnection(write_connection_);
+  try {
+    write_connection_ = Open();
+    return Status::Ok();
+  } catch (const std::exception& e) {
+    return Classify(e, write_connection_);
+  }
+}
+
 Status PgOutboxStore::EnsureConnected() {
   if (connection_ && connection_->pq.is_open()) return Status::Ok();
-  DropConnection();
+  DropConnection(connection_);
   try {
-    auto connection = std::make_unique<Connection>(dsn_);
+    auto connection = Open();
     Statements& statements = connection->statements;
     if (statements.pooled() != pooled_logged_) {
       if (statements.pooled()) {
@@ -227,24 +278,6 @@ Status PgOutboxStore::EnsureConnected() {
       }
       pooled_logged_ = statements.pooled();
     }
-    if (!statements.pooled()) {
-      pqxx::nontransaction(connection->pq)
-          .exec(std::string(kSessionSettingsSql) +
-                // Plans every read for its actual id range: the outbox's
-                // statistics are always stale (it fills and empties all day),
-                // and a cached generic plan made when it was nearly empty can
-                // stay in use while it holds a backlog. Costs ~0.5 ms of
-                // planning per read, and ~0.1 ms per write-back, whose plans
-                // would not need it (measured: cheaper than sending the read
-                // unnamed, which adds ~0.4 ms of parsing and binding).
-                "; SET plan_cache_mode = force_custom_plan");
-    }
-    statements.Add("remove", Fenced(kRemoveSql, 2));
-    statements.Add("mark_sent", Fenced(kMarkSentSql, 4));
-    statements.Add("dead_letter", Fenced(kDeadLetterSql, 5));
-    statements.Add("retry_later", ReplaceAll(Fenced(kRetryLaterSql, 4), "@ENQUEUED_AT@",
-                                             EnqueuedAtSql("o", "o.xmin")));
-    statements.Add("observe_floor", kObserveFloorSql);
     const pqxx::row schema = pqxx::nontransaction(connection->pq).exec1(kSchemaCheckSql);
     if (!schema[0].as<bool>()) {
       return Status(StatusCode::kFailedPrecondition,
@@ -274,25 +307,25 @@ Status PgOutboxStore::EnsureConnected() {
     if (!keeper_.started()) keeper_.Start();
     return Status::Ok();
   } catch (const std::exception& e) {
-    return Classify(e);
+    return Classify(e, connection_);
   }
 }
 
-Status PgOutboxStore::Classify(const std::exception& e) {
+Status PgOutboxStore::Classify(const std::exception& e, std::unique_ptr<Connection>& connection) {
   const Status status = StatusOfPqxxError(e);
   // Broken connections, commits in doubt and anything unexpected: start
   // from a fresh connection. Every statement here is safe to repeat. (An SQL
   // error the server answered leaves the session usable.)
   if (status.code() == StatusCode::kUnavailable ||
       dynamic_cast<const pqxx::sql_error*>(&e) == nullptr) {
-    DropConnection();
+    DropConnection(connection);
   }
   return status;
 }
 
-void PgOutboxStore::DropConnection() {
-  if (connection_) LogWarn("lost the database session; reconnecting");
-  connection_.reset();
+void PgOutboxStore::DropConnection(std::unique_ptr<Connection>& connection) {
+  if (connection) LogWarn("lost the database session; reconnecting");
+  connection.reset();
 }
 
 void PgOutboxStore::ReportDrained(const std::vector<int>& draining, const ReadRequest& request) {
@@ -332,7 +365,7 @@ Result<std::vector<OutboxMessage>> PgOutboxStore::ReadBatch(const ReadRequest& r
     {
       pqxx::nontransaction tx(connection_->pq);
       rows = connection_->statements.Exec(
-          tx, ReadStatement(request.max_rows), NumberArray(request.in_flight), request.max_bytes,
+          tx, ReadStatement(request.max_rows), RunsMultirange(request.in_flight), request.max_bytes,
           floor_.floor(), NumberArray(held.shards), NumberArray(held.epochs), keeper_.instance_id(),
           held.shard_count, request.max_message_bytes);
     }
@@ -383,7 +416,7 @@ Result<std::vector<OutboxMessage>> PgOutboxStore::ReadBatch(const ReadRequest& r
     if (!batch.empty()) highest_id_read_ = std::max(highest_id_read_, batch.back().id);
     return batch;
   } catch (const std::exception& e) {
-    return Classify(e);
+    return Classify(e, connection_);
   }
 }
 
@@ -440,7 +473,7 @@ Wakeup PgOutboxStore::AwaitNewRows(std::chrono::milliseconds timeout, const Stop
     }
   } catch (const std::exception& e) {
     // The next statement reconnects; the caller polls meanwhile.
-    const Status status = Classify(e);
+    const Status status = Classify(e, connection_);
     LogWarn("waiting for notifications failed", {{"error", status.message()}});
     return Wakeup::kTimedOut;
   }
@@ -448,7 +481,10 @@ Wakeup PgOutboxStore::AwaitNewRows(std::chrono::milliseconds timeout, const Stop
 
 Status PgOutboxStore::Settle(const Settlement& settlement) {
   if (settlement.empty()) return Status::Ok();
-  if (Status s = EnsureConnected(); !s.ok()) return s;
+  if (Status s = EnsureWriteConnected(); !s.ok()) return s;
+  // The relay's first read took the leases long before its first write-back
+  // (on the loop's thread); a store that only writes back takes them here.
+  if (!keeper_.started()) keeper_.Start();
   const HeldLeases held = keeper_.Held();
   if (held.shards.empty()) {
     // Every statement below would be fenced out: the rows stay pending, and
@@ -464,11 +500,11 @@ Status PgOutboxStore::Settle(const Settlement& settlement) {
       const std::string ids =
           Column(delivered, [](const Delivered& d) { return std::to_string(d.id); });
       if (!options_.mark_sent) {
-        return connection_->statements
+        return write_connection_->statements
             .Exec(tx, "remove", ids, shards, epochs, owner, held.shard_count)
             .affected_rows();
       }
-      return connection_->statements
+      return write_connection_->statements
           .Exec(tx, "mark_sent", ids,
                 Column(delivered, [](const Delivered& d) { return std::to_string(d.partition); }),
                 Column(delivered, [](const Delivered& d) { return std::to_string(d.offset); }),
@@ -478,14 +514,14 @@ Status PgOutboxStore::Settle(const Settlement& settlement) {
     int64_t removed = 0;
     if (settlement.dead_letters.empty() && settlement.retries.empty()) {
       // The common case is one statement: no BEGIN/COMMIT round trips.
-      pqxx::nontransaction tx(connection_->pq);
+      pqxx::nontransaction tx(write_connection_->pq);
       removed = remove(tx);
     } else {
-      pqxx::work tx(connection_->pq);
+      pqxx::work tx(write_connection_->pq);
       if (!settlement.delivered.empty()) removed = remove(tx);
       const auto& dead = settlement.dead_letters;
       if (!dead.empty()) {
-        connection_->statements.Exec(
+        write_connection_->statements.Exec(
             tx, "dead_letter",
             Column(dead, [](const DeadLetter& d) { return std::to_string(d.id); }),
             Column(dead, [](const DeadLetter& d) { return QuotedElement(d.reason); }),
@@ -495,7 +531,7 @@ Status PgOutboxStore::Settle(const Settlement& settlement) {
       }
       const auto& retries = settlement.retries;
       if (!retries.empty()) {
-        connection_->statements.Exec(
+        write_connection_->statements.Exec(
             tx, "retry_later",
             Column(retries, [](const RetryLater& r) { return std::to_string(r.id); }),
             Column(retries,
@@ -518,7 +554,7 @@ Status PgOutboxStore::Settle(const Settlement& settlement) {
     }
     return Status::Ok();
   } catch (const std::exception& e) {
-    return Classify(e);
+    return Classify(e, write_connection_);
   }
 }
 
@@ -528,7 +564,7 @@ Result<int64_t> PgOutboxStore::CountBlockedKeys() {
     pqxx::nontransaction tx(connection_->pq);
     return tx.exec(kCountBlockedKeysSql)[0][0].as<int64_t>();
   } catch (const std::exception& e) {
-    return Classify(e);
+    return Classify(e, connection_);
   }
 }
 

@@ -51,28 +51,37 @@ class PgOutboxStore : public OutboxStore {
 
   // Ids below this are known to be gone; reads start here (see ReadFloor).
   int64_t read_floor() const { return floor_.floor(); }
+  // On a session of its own, so it may run on another thread than the rest.
   Status Settle(const Settlement& settlement) override;
+  bool settles_concurrently() const override { return true; }
   Result<int64_t> CountBlockedKeys() override;
 
   LeaseKeeper& leases() { return keeper_; }
 
  private:
-  // Connects (again) if there is no healthy connection.
+  struct Connection;  // wraps pqxx::connection, so libpqxx stays in the .cc
+
+  // A new session with the relay's settings and statements.
+  std::unique_ptr<Connection> Open();
+  // Connects (again) if there is no healthy connection: the session that
+  // reads, listens and checks the schema.
   Status EnsureConnected();
-  // Maps a libpqxx exception to a Status; drops the connection when broken.
-  Status Classify(const std::exception& e);
+  // The same for the session that writes outcomes back (Settle).
+  Status EnsureWriteConnected();
+  // Maps a libpqxx exception to a Status; drops `connection` when broken.
+  Status Classify(const std::exception& e, std::unique_ptr<Connection>& connection);
   // Tells the keeper which draining shards have nothing in flight any more.
   void ReportDrained(const std::vector<int>& draining, const ReadRequest& request);
   // Keeps floor_ current (see ReadFloor); on the read's connection.
   void MaintainFloor();
   // The read's statement for this batch size (added on first use).
   std::string ReadStatement(size_t max_rows);
-  void DropConnection();
+  static void DropConnection(std::unique_ptr<Connection>& connection);
 
-  struct Connection;  // wraps pqxx::connection, so libpqxx stays in the .cc
   std::string dsn_;
   StoreOptions options_;
   std::unique_ptr<Connection> connection_;
+  std::unique_ptr<Connection> write_connection_;
   LeaseKeeper keeper_;
   int64_t highest_id_read_ = 0;
   std::map<int, int64_t> drain_marks_;  // draining shard -> highest id read before

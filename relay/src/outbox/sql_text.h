@@ -2,6 +2,7 @@
 // unnest() and ANY() parameters) and placeholder substitution.
 #pragma once
 
+#include <cstdint>
 #include <string>
 #include <vector>
 
@@ -23,6 +24,22 @@ std::string ArrayLiteral(const std::vector<T>& items, Format format) {
 template <typename T>
 std::string NumberArray(const std::vector<T>& numbers) {
   return ArrayLiteral(numbers, [](T n) { return std::to_string(n); });
+}
+
+// {[1,3],[7,7]}: an int8multirange of the runs of consecutive numbers in
+// `sorted` (ascending, no duplicates), so it holds exactly those numbers and
+// stays short however many there are in a run.
+inline std::string RunsMultirange(const std::vector<int64_t>& sorted) {
+  std::string out = "{";
+  for (size_t i = 0; i < sorted.size();) {
+    size_t last = i;
+    while (last + 1 < sorted.size() && sorted[last + 1] == sorted[last] + 1) ++last;
+    if (i > 0) out.push_back(',');
+    out += "[" + std::to_string(sorted[i]) + "," + std::to_string(sorted[last]) + "]";
+    i = last + 1;
+  }
+  out.push_back('}');
+  return out;
 }
 
 // A text array element, quoted and escaped.
