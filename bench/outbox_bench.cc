@@ -182,17 +182,20 @@ ProcessSample SampleProcess(int pid) {
   return sample;
 }
 
-// Waits for the relay (pid) to empty the outbox; the clock starts when the
+// Waits for the relay (pid) to send every pending row; the clock starts when the
 // first row goes, so the relay's start-up is not counted.
 int Drain(const std::string& dsn, int pid, const std::string& pid_file, const std::string& label,
           double timeout_s) {
   pqxx::connection c(dsn);
   const auto first_id = [&] {
-    const pqxx::result r = pqxx::nontransaction(c).exec("SELECT min(id) FROM outbox");
+    const pqxx::result r =
+        pqxx::nontransaction(c).exec("SELECT min(id) FROM outbox WHERE sent_at IS NULL");
     return r[0][0].is_null() ? int64_t{-1} : r[0][0].as<int64_t>();
   };
   const auto count = [&] {
-    return pqxx::nontransaction(c).exec("SELECT count(*) FROM outbox")[0][0].as<int64_t>();
+    return pqxx::nontransaction(c)
+        .exec("SELECT count(*) FROM outbox WHERE sent_at IS NULL")[0][0]
+        .as<int64_t>();
   };
   const int64_t rows = count();
   const int64_t initial_first = first_id();
@@ -271,7 +274,7 @@ class Writers {
 
  private:
   void Write(int thread, Clock::time_point end, std::vector<Committed>& out) {
-    pqxx::connection c(dsn_);
+    pqxx::connection c(dsn_ + " application_name=bench-writer");
     c.prepare("order", "INSERT INTO bench_orders (customer, amount) VALUES ($1, $2)");
     c.prepare("outbox",
               "INSERT INTO outbox (topic, key, payload, headers) "
@@ -433,13 +436,41 @@ double OldestPendingAge(pqxx::connection& c) {
   return pqxx::nontransaction(c)
       .exec(
           "SELECT coalesce(extract(epoch FROM clock_timestamp() - min(created_at)), 0)::float8 "
-          "FROM (SELECT created_at FROM outbox ORDER BY id LIMIT 1) oldest")[0][0]
+          "FROM (SELECT created_at FROM outbox WHERE sent_at IS NULL ORDER BY id LIMIT 1) "
+          "oldest")[0][0]
       .as<double>();
+}
+
+// CPU seconds used so far by the parts of the steady stage, so that a miss
+// can be explained: the relay, its database sessions, the writers' sessions,
+// the broker, and the whole machine (busy time of every core).
+struct CpuSplit {
+  double relay = 0, relay_sessions = 0, writer_sessions = 0, broker = 0, machine = 0;
+};
+
+CpuSplit SampleCpu(pqxx::connection& c, int relay_pid, int broker_pid) {
+  CpuSplit split;
+  if (relay_pid > 0) split.relay = SampleProcess(relay_pid).cpu_seconds;
+  if (broker_pid > 0) split.broker = SampleProcess(broker_pid).cpu_seconds;
+  for (const pqxx::row& session :
+       pqxx::nontransaction(c).exec("SELECT pid, application_name FROM pg_stat_activity "
+                                    "WHERE application_name IN ('outbox-relay', 'bench-writer')")) {
+    const double cpu = SampleProcess(session[0].as<int>()).cpu_seconds;
+    (session[1].as<std::string>() == "outbox-relay" ? split.relay_sessions
+                                                    : split.writer_sessions) += cpu;
+  }
+  std::ifstream stat("/proc/stat");
+  std::string cpu;
+  double user = 0, nice = 0, system = 0, idle = 0, iowait = 0, irq = 0, softirq = 0;
+  stat >> cpu >> user >> nice >> system >> idle >> iowait >> irq >> softirq;
+  split.machine =
+      (user + nice + system + irq + softirq) / static_cast<double>(sysconf(_SC_CLK_TCK));
+  return split;
 }
 
 int Steady(const std::string& dsn, const std::string& bootstrap, const std::string& topic,
            const std::string& metrics_url, double rate, double seconds, int connections, int keys,
-           int payload_bytes, const std::string& dump_path) {
+           int payload_bytes, const std::string& dump_path, int relay_pid, int broker_pid) {
   pqxx::connection c(dsn);
   pqxx::nontransaction(c).exec(
       "CREATE TABLE IF NOT EXISTS bench_orders (id bigint GENERATED ALWAYS AS IDENTITY "
@@ -466,8 +497,10 @@ int Steady(const std::string& dsn, const std::string& bootstrap, const std::stri
     }
   });
   const auto started = Clock::now();
+  const CpuSplit cpu_before = SampleCpu(c, relay_pid, broker_pid);
   writers.Run(std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(seconds)));
   const double wrote_for = SecondsSince(started);
+  const CpuSplit cpu_after = SampleCpu(c, relay_pid, broker_pid);
   writing = false;
   lag_sampler.join();
 
@@ -520,6 +553,14 @@ int Steady(const std::string& dsn, const std::string& bootstrap, const std::stri
       "interpolated)\n",
       HistogramQuantile(before, after, 0.5) * 1000, HistogramQuantile(before, after, 0.99) * 1000,
       HistogramQuantile(before, after, 0.999) * 1000);
+  const auto cores = [&](double CpuSplit::*part) {
+    return (cpu_after.*part - cpu_before.*part) / wrote_for;
+  };
+  std::printf(
+      "  CPU, cores busy             relay %.2f, its database sessions %.2f, writers' sessions "
+      "%.2f, broker %.2f; whole machine %.2f of %ld\n",
+      cores(&CpuSplit::relay), cores(&CpuSplit::relay_sessions), cores(&CpuSplit::writer_sessions),
+      cores(&CpuSplit::broker), cores(&CpuSplit::machine), sysconf(_SC_NPROCESSORS_ONLN));
   // Lag is a figure to read; a message that never arrived is a failure.
   return matched == expected ? 0 : 3;
 }
@@ -575,6 +616,9 @@ int main(int argc, char** argv) {
   steady->add_option("--payload-bytes", payload_bytes);
   std::string dump_path;
   steady->add_option("--dump", dump_path, "write each message's timestamps to this CSV file");
+  int relay_pid = 0, broker_pid = 0;
+  steady->add_option("--relay-pid", relay_pid, "for the CPU split");
+  steady->add_option("--broker-pid", broker_pid, "for the CPU split");
 
   CLI11_PARSE(app, argc, argv);
   try {
@@ -584,7 +628,7 @@ int main(int argc, char** argv) {
     if (*drain) return Drain(dsn, pid, pid_file, label.empty() ? "" : " " + label, timeout);
     if (*steady) {
       return Steady(dsn, bootstrap, topic, metrics_url, rate, seconds, connections, keys,
-                    payload_bytes, dump_path);
+                    payload_bytes, dump_path, relay_pid, broker_pid);
     }
   } catch (const std::exception& e) {
     std::fprintf(stderr, "outbox-bench: %s\n", e.what());

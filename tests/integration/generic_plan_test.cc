@@ -47,9 +47,13 @@ class GenericPlanTest : public ::testing::Test {
     return plan;
   }
 
-  static void Prepare(pqxx::connection& c) {
+  // As the relay's sessions do (pg_outbox_store.cc), on an outbox whose
+  // statistics say what it holds now (autovacuum after a drain: nothing).
+  static void Prepare(pqxx::connection& c, bool write_back = false) {
     pqxx::nontransaction tx(c);
+    tx.exec("VACUUM ANALYZE outbox");
     tx.exec("SET plan_cache_mode = force_generic_plan");
+    if (write_back) tx.exec("SET enable_seqscan = off");
     tx.exec("UPDATE outbox_relay_lease SET owner = 'me', lease_until = now() + interval '1 h'");
     tx.exec("PREPARE read_batch AS " + PgOutboxStore::ReadBatchSql(1000));
   }
@@ -83,6 +87,46 @@ TEST_F(GenericPlanTest, PlannedOnABacklogWalksThePendingIndexWithRowsInFlight) {
       ExplainRead(c, "{[" + lowest + "," + std::to_string(std::stoll(lowest) + 2999) + "]}");
   ExpectIndexDriven(plan);
   EXPECT_NE(plan.find("rows=1000 loops=1"), std::string::npos) << plan;
+}
+
+// The write-back of delivered rows, planned on an empty outbox, finds its
+// rows by id on a backlog (in mark_sent mode the sent rows are kept: a scan
+// of the table grows with them). A guard, not a reproduction: here the
+// planner picks the index also without the write-back session's
+// enable_seqscan = off; in a relay's session it once did not.
+TEST_F(GenericPlanTest, WriteBacksPlannedOnAnEmptyOutboxFindTheirRowsByIdOnABacklog) {
+  pqxx::connection c(pg().dsn());
+  Prepare(c, /*write_back=*/true);
+  pqxx::nontransaction tx(c);
+  tx.exec("PREPARE remove AS " + PgOutboxStore::RemoveSql());
+  tx.exec("PREPARE mark_sent AS " + PgOutboxStore::MarkSentSql());
+  const pqxx::row leases = tx.exec1(
+      "SELECT array_agg(shard)::text, array_agg(epoch)::text, count(*) FROM outbox_relay_lease");
+  const std::string fence = tx.quote(leases[0].as<std::string>()) + ", " +
+                            tx.quote(leases[1].as<std::string>()) + ", 'me', " +
+                            leases[2].as<std::string>() + ")";
+  // Planned now: the statistics say empty, the first few rows have come (as
+  // at a relay's first write-back after a quiet spell).
+  pqxx::connection writer(pg().dsn());
+  pqxx::nontransaction(writer).exec(
+      "INSERT INTO outbox (topic) SELECT 't' FROM generate_series(1, 3)");
+  tx.exec("EXECUTE remove('{1}', " + fence);
+  tx.exec("EXECUTE mark_sent('{1}', '{0}', '{0}', " + fence);
+  Fill(writer, 20000);
+  const std::string lowest = tx.exec1("SELECT min(id) FROM outbox")[0].as<std::string>();
+  for (const std::string& run : {"EXECUTE remove('{" + lowest + "}', " + fence,
+                                 "EXECUTE mark_sent('{" + std::to_string(std::stoll(lowest) + 1) +
+                                     "}', '{0}', '{0}', " + fence}) {
+    std::string plan;
+    for (const pqxx::row& line : tx.exec("EXPLAIN (ANALYZE, COSTS OFF) " + run)) {
+      plan += line[0].as<std::string>() + "\n";
+    }
+    EXPECT_EQ(plan.find("Seq Scan on outbox o"), std::string::npos) << plan;
+    EXPECT_NE(plan.find("Index Scan"), std::string::npos) << plan;
+  }
+  EXPECT_EQ(tx.exec1("SELECT count(*) FROM outbox")[0].as<int>(),
+            20001);  // 3 + 20,000 - id 1 - the lowest
+  EXPECT_EQ(tx.exec1("SELECT count(*) FROM outbox WHERE sent_at IS NOT NULL")[0].as<int>(), 1);
 }
 
 }  // namespace

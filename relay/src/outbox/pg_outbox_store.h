@@ -48,6 +48,11 @@ class PgOutboxStore : public OutboxStore {
   // flight, $2 bytes, $3 floor, $4-$7 leases, $8 the largest message), also
   // for the benchmark's EXPLAIN of exactly what the relay runs.
   static std::string ReadBatchSql(size_t max_rows);
+  // The write-backs of delivered rows (parameters: $1 ids, for MarkSentSql
+  // $2 partitions and $3 offsets, then the held shards, their epochs, the
+  // owner and the shard count), for tests of their plans.
+  static std::string RemoveSql();
+  static std::string MarkSentSql();
 
   // Ids below this are known to be gone; reads start here (see ReadFloor).
   int64_t read_floor() const { return floor_.floor(); }
@@ -61,8 +66,9 @@ class PgOutboxStore : public OutboxStore {
  private:
   struct Connection;  // wraps pqxx::connection, so libpqxx stays in the .cc
 
-  // A new session with the relay's settings and statements.
-  std::unique_ptr<Connection> Open();
+  // A new session with the relay's settings and statements; `write_back`:
+  // the session that writes outcomes back.
+  std::unique_ptr<Connection> Open(bool write_back);
   // Connects (again) if there is no healthy connection: the session that
   // reads, listens and checks the schema.
   Status EnsureConnected();
