@@ -17,6 +17,7 @@
 #include <chrono>
 #include <cmath>
 #include <cstdio>
+#include <filesystem>
 #include <fstream>
 #include <iostream>
 #include <map>
@@ -274,7 +275,7 @@ class Writers {
 
  private:
   void Write(int thread, Clock::time_point end, std::vector<Committed>& out) {
-    pqxx::connection c(dsn_ + " application_name=bench-writer");
+    pqxx::connection c(dsn_);
     c.prepare("order", "INSERT INTO bench_orders (customer, amount) VALUES ($1, $2)");
     c.prepare("outbox",
               "INSERT INTO outbox (topic, key, payload, headers) "
@@ -445,20 +446,49 @@ double OldestPendingAge(pqxx::connection& c) {
 // can be explained: the relay, its database sessions, the writers' sessions,
 // the broker, and the whole machine (busy time of every core).
 struct CpuSplit {
-  double relay = 0, relay_sessions = 0, writer_sessions = 0, broker = 0, machine = 0;
+  double relay = 0, relay_sessions = 0, postgres = 0, broker = 0, machine = 0;
 };
+
+// Fields 4 (parent pid) and 14-17 (utime, stime, and of waited-for children)
+// of /proc/PID/stat.
+std::vector<double> StatFields(int pid) {
+  std::ifstream stat("/proc/" + std::to_string(pid) + "/stat");
+  std::string text((std::istreambuf_iterator<char>(stat)), std::istreambuf_iterator<char>());
+  std::vector<double> fields(18, 0);
+  if (text.empty()) return fields;
+  std::istringstream rest(text.substr(text.rfind(')') + 2));
+  std::string field;
+  for (int i = 3; i <= 17 && rest >> field; ++i) {
+    if (i == 4 || i >= 14) fields[i] = std::stod(field);
+  }
+  return fields;
+}
+
+// All of PostgreSQL: the postmaster with its exited children (the writers'
+// sessions end before the second sample) and every live child.
+double PostgresCpu(pqxx::connection& c) {
+  const int own = pqxx::nontransaction(c).exec1("SELECT pg_backend_pid()")[0].as<int>();
+  const int postmaster = static_cast<int>(StatFields(own)[4]);
+  const std::vector<double> p = StatFields(postmaster);
+  double ticks = p[14] + p[15] + p[16] + p[17];
+  for (const auto& entry : std::filesystem::directory_iterator("/proc")) {
+    const std::string name = entry.path().filename();
+    if (name.find_first_not_of("0123456789") != std::string::npos) continue;
+    const std::vector<double> child = StatFields(std::stoi(name));
+    if (static_cast<int>(child[4]) == postmaster) ticks += child[14] + child[15];
+  }
+  return ticks / static_cast<double>(sysconf(_SC_CLK_TCK));
+}
 
 CpuSplit SampleCpu(pqxx::connection& c, int relay_pid, int broker_pid) {
   CpuSplit split;
   if (relay_pid > 0) split.relay = SampleProcess(relay_pid).cpu_seconds;
   if (broker_pid > 0) split.broker = SampleProcess(broker_pid).cpu_seconds;
-  for (const pqxx::row& session :
-       pqxx::nontransaction(c).exec("SELECT pid, application_name FROM pg_stat_activity "
-                                    "WHERE application_name IN ('outbox-relay', 'bench-writer')")) {
-    const double cpu = SampleProcess(session[0].as<int>()).cpu_seconds;
-    (session[1].as<std::string>() == "outbox-relay" ? split.relay_sessions
-                                                    : split.writer_sessions) += cpu;
+  for (const pqxx::row& session : pqxx::nontransaction(c).exec(
+           "SELECT pid FROM pg_stat_activity WHERE application_name = 'outbox-relay'")) {
+    split.relay_sessions += SampleProcess(session[0].as<int>()).cpu_seconds;
   }
+  split.postgres = PostgresCpu(c);
   std::ifstream stat("/proc/stat");
   std::string cpu;
   double user = 0, nice = 0, system = 0, idle = 0, iowait = 0, irq = 0, softirq = 0;
@@ -557,10 +587,10 @@ int Steady(const std::string& dsn, const std::string& bootstrap, const std::stri
     return (cpu_after.*part - cpu_before.*part) / wrote_for;
   };
   std::printf(
-      "  CPU, cores busy             relay %.2f, its database sessions %.2f, writers' sessions "
-      "%.2f, broker %.2f; whole machine %.2f of %ld\n",
-      cores(&CpuSplit::relay), cores(&CpuSplit::relay_sessions), cores(&CpuSplit::writer_sessions),
-      cores(&CpuSplit::broker), cores(&CpuSplit::machine), sysconf(_SC_NPROCESSORS_ONLN));
+      "  CPU, cores busy             relay %.2f, broker %.2f, PostgreSQL %.2f (of it the relay's "
+      "sessions %.2f); whole machine %.2f of %ld\n",
+      cores(&CpuSplit::relay), cores(&CpuSplit::broker), cores(&CpuSplit::postgres),
+      cores(&CpuSplit::relay_sessions), cores(&CpuSplit::machine), sysconf(_SC_NPROCESSORS_ONLN));
   // Lag is a figure to read; a message that never arrived is a failure.
   return matched == expected ? 0 : 3;
 }
