@@ -247,9 +247,9 @@ std::unique_ptr<PgOutboxStore::Connection> PgOutboxStore::Open(bool write_back) 
               // with the ids), and went on doing so as it grew: 2 ms for 3
               // rows once 13,000 sent rows were kept (on_ack: mark_sent).
               // Not on the reading session: the read's plan is an index scan
-              // anyway, and with seq scans disabled PostgreSQL 15 spent
-              // 0.5 s in its Limit node per read (not understood; measured
-              // with outbox-bench explain and PGOPTIONS).
+              // anyway, and the read keeps a seq scan of a sequence (the
+              // requeue counter), whose disabled cost once made each read
+              // JIT-compile itself (jit is off now, see session_settings.h).
               (write_back ? "; SET enable_seqscan = off" : ""));
   }
   statements.Add("remove", RemoveSql());
