@@ -66,9 +66,8 @@ class PgOutboxStore : public OutboxStore {
  private:
   struct Connection;  // wraps pqxx::connection, so libpqxx stays in the .cc
 
-  // A new session with the relay's settings and statements; `write_back`:
-  // the session that writes outcomes back.
-  std::unique_ptr<Connection> Open(bool write_back);
+  // A new session with the relay's settings and statements.
+  std::unique_ptr<Connection> Open();
   // Connects (again) if there is no healthy connection: the session that
   // reads, listens and checks the schema.
   Status EnsureConnected();
