@@ -58,7 +58,10 @@ class PgOutboxStore : public OutboxStore {
   int64_t read_floor() const { return floor_.floor(); }
   // On a session of its own, so it may run on another thread than the rest.
   Status Settle(const Settlement& settlement) override;
-  bool settles_concurrently() const override { return true; }
+  // Off until the unexplained loss of 2 messages in one fault-suite run
+  // (nemesis N, 2026-12-02) is understood: the background write-back is the
+  // first suspect. The write-back keeps its own session either way.
+  bool settles_concurrently() const override { return false; }
   Result<int64_t> CountBlockedKeys() override;
 
   LeaseKeeper& leases() { return keeper_; }
