@@ -114,6 +114,27 @@ bool Consumer::Evicted() {
   return false;
 }
 
+std::string Consumer::Skipped() {
+  std::lock_guard lock(mutex_);
+  std::vector<std::set<int64_t>> read(partitions_);
+  for (const Consumed& c : records_) read[c.partition].insert(c.offset);
+  std::string out;
+  for (int p = 0; p < partitions_; ++p) {
+    std::string holes;
+    for (int64_t offset = 0; offset < next_offset_[p]; ++offset) {
+      if (read[p].count(offset) > 0) continue;
+      int64_t last = offset;
+      while (last + 1 < next_offset_[p] && read[p].count(last + 1) == 0) ++last;
+      holes += (holes.empty() ? "" : ", ") + std::to_string(offset) +
+               (last > offset ? "-" + std::to_string(last) : "");
+      offset = last;
+    }
+    if (!holes.empty())
+      out += (out.empty() ? "" : "; ") + ("partition " + std::to_string(p) + ": " + holes);
+  }
+  return out;
+}
+
 std::vector<Consumed> Consumer::Records() {
   std::lock_guard lock(mutex_);
   return records_;

@@ -8,6 +8,7 @@
 #include <chrono>
 #include <mutex>
 #include <optional>
+#include <set>
 #include <string>
 #include <thread>
 #include <vector>
@@ -36,6 +37,11 @@ class Consumer {
   // Why the last CatchUp or Evicted said no (which partition, which offsets),
   // for the scenario's failure line.
   std::string why_not();
+  // Offsets below where it has read to that it never received, as
+  // "partition P: a-b, c"; empty if none. The mock broker's offsets have no
+  // holes (no compaction, no transaction markers), so a hole means this
+  // consumer jumped over records, not that the topic lacks them.
+  std::string Skipped();
   std::vector<Consumed> Records();
 
  private:

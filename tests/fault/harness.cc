@@ -466,12 +466,19 @@ bool ReadEverything(Run& run, std::vector<Consumed>& records,
                     std::vector<std::string>& measurements) {
   const bool caught_up = run.consumer->CatchUp(seconds(30));
   records = run.consumer->Records();
-  if (caught_up) return !run.consumer->Evicted();
-  measurements.push_back("the checker's consumer stalled (" + run.consumer->why_not() +
+  const std::string skipped = caught_up ? run.consumer->Skipped() : "";
+  if (caught_up && skipped.empty()) return !run.consumer->Evicted();
+  measurements.push_back((caught_up
+                              ? "the checker's consumer skipped offsets (" + skipped
+                              : "the checker's consumer stalled (" + run.consumer->why_not()) +
                          "); the topic was read again by a fresh consumer");
   Consumer fresh(run.cluster.bootstrap(), kTopic, kPartitions);
   if (!fresh.CatchUp(seconds(60))) {
     measurements.push_back("the fresh consumer stalled too (" + fresh.why_not() + ")");
+    return false;
+  }
+  if (const std::string holes = fresh.Skipped(); !holes.empty()) {
+    measurements.push_back("the fresh consumer skipped offsets too (" + holes + ")");
     return false;
   }
   std::set<std::pair<int32_t, int64_t>> seen;

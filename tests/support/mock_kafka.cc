@@ -1,6 +1,8 @@
 #include "support/mock_kafka.h"
 
+#include <optional>
 #include <stdexcept>
+#include <vector>
 
 namespace outbox::testing {
 namespace {
@@ -70,11 +72,34 @@ std::vector<ConsumedRecord> ReadTopic(const std::string& bootstrap, const std::s
   rd_kafka_topic_partition_list_destroy(assignment);
 
   std::vector<ConsumedRecord> records;
+  std::vector<int64_t> next_offset(partitions, 0);
+  std::optional<std::vector<int64_t>> ends;  // high watermarks, once `expected` are in
+  const auto read_to_end = [&] {
+    if (records.size() < expected) return false;
+    if (!ends) {
+      ends.emplace(partitions, 0);
+      for (int p = 0; p < partitions; ++p) {
+        int64_t low = 0;
+        if (rd_kafka_query_watermark_offsets(consumer, topic.c_str(), p, &low, &(*ends)[p], 5000) !=
+            RD_KAFKA_RESP_ERR_NO_ERROR) {
+          ends.reset();  // asked again on the next poll
+          return false;
+        }
+      }
+    }
+    for (int p = 0; p < partitions; ++p) {
+      if (next_offset[p] < (*ends)[p]) return false;
+    }
+    return true;
+  };
   const auto deadline = std::chrono::steady_clock::now() + timeout;
-  while (records.size() < expected && std::chrono::steady_clock::now() < deadline) {
+  while (!read_to_end() && std::chrono::steady_clock::now() < deadline) {
     rd_kafka_message_t* message = rd_kafka_consumer_poll(consumer, 100);
     if (message == nullptr) continue;
     if (message->err == RD_KAFKA_RESP_ERR_NO_ERROR) {
+      if (message->partition >= 0 && message->partition < partitions) {
+        next_offset[message->partition] = message->offset + 1;
+      }
       ConsumedRecord& r = records.emplace_back();
       r.partition = message->partition;
       r.offset = message->offset;

@@ -44,8 +44,10 @@ struct ConsumedRecord {
   std::map<std::string, std::string> headers;
 };
 
-// Reads `topic` (all `partitions`) from the beginning until `expected` records
-// arrived or `timeout` passed; returns what it read.
+// Reads `topic` (all `partitions`) from the beginning until at least
+// `expected` records arrived and every partition is read to the end it had
+// then (so duplicates do not stand in for records not read yet), or until
+// `timeout` passed; returns what it read.
 std::vector<ConsumedRecord> ReadTopic(const std::string& bootstrap, const std::string& topic,
                                       int partitions, size_t expected,
                                       std::chrono::seconds timeout);
