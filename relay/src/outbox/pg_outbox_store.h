@@ -49,8 +49,8 @@ class PgOutboxStore : public OutboxStore {
   // for the benchmark's EXPLAIN of exactly what the relay runs.
   static std::string ReadBatchSql(size_t max_rows);
   // The write-backs of delivered rows (parameters: $1 ids, for MarkSentSql
-  // $2 partitions and $3 offsets, then the held shards, their epochs, the
-  // owner and the shard count), for tests of their plans.
+  // $2 a jsonb object {"id": [partition, offset]}, then the held shards,
+  // their epochs, the owner and the shard count), for tests of their plans.
   static std::string RemoveSql();
   static std::string MarkSentSql();
 
