@@ -60,6 +60,8 @@ backend_cpu() {
   done
   awk -v t="$total" -v hz="$(getconf CLK_TCK)" 'BEGIN { printf "%.3f", t / hz }'
 }
+# CPU seconds used so far by one process.
+proc_cpu() { awk -v hz="$(getconf CLK_TCK)" '{printf "%.3f", ($14 + $15) / hz}' "/proc/$1/stat"; }
 published() { curl -s "http://127.0.0.1:$port/metrics" | awk '/^outbox_relay_messages_published_total/ {n += $2} END {print n + 0}'; }
 writers() { pgbench -n -c 4 -j 2 -T "$seconds" -f "$work/writer.sql" "$dsn" 2>/dev/null | sed -n 's/^tps = \([0-9]*\).*/\1/p'; }
 start_relay() {
@@ -82,7 +84,13 @@ for mode in delete mark_sent; do
   psql -qX "$dsn" -c "TRUNCATE outbox" -c "VACUUM ANALYZE outbox"
   start_relay "$mode"
   cpu0=$(backend_cpu) sent0=$(published)
+  relay0=$(proc_cpu "$relay_pid") broker0=$(proc_cpu "$DEV_BROKER_PID") t0=$(date +%s.%N)
   tps=$(writers)
+  relay1=$(proc_cpu "$relay_pid") broker1=$(proc_cpu "$DEV_BROKER_PID") t1=$(date +%s.%N)
+  backends1=$(backend_cpu)
+  printf -v "split_$mode" '%s' "$(awk -v t="$t1" -v s="$t0" -v b0="$cpu0" -v b1="$backends1" \
+    -v r0="$relay0" -v r1="$relay1" -v k0="$broker0" -v k1="$broker1" 'BEGIN {
+      d = t - s; printf "relay %.2f, its database sessions %.2f, broker %.2f", (r1 - r0) / d, (b1 - b0) / d, (k1 - k0) / d }')"
   wait_until 60 drained || true
   cpu1=$(backend_cpu) sent1=$(published)
   printf -v "tps_$mode" '%s' "$tps"
@@ -106,3 +114,6 @@ printf '%-34s %14s %10s %26s\n' "no relay (first, last)" "$base_first, $base_las
 printf '%-34s %14s %10s %26s\n' "relay running (on_ack: delete)" "$tps_delete" "$(ratio "$tps_delete")" "$cpu_delete"
 printf '%-34s %14s %10s %26s\n' "relay running (on_ack: mark_sent)" "$tps_mark_sent" "$(ratio "$tps_mark_sent")" "$cpu_mark_sent"
 printf '%-34s %14s %10s %26s\n' "relay paused (SIGSTOP)" "$tps_paused" "$(ratio "$tps_paused")" "-"
+echo "cores busy while the writers ran (of $(nproc); the writers and PostgreSQL have the rest):"
+echo "  on_ack: delete     $split_delete"
+echo "  on_ack: mark_sent  $split_mark_sent"
