@@ -277,7 +277,8 @@ std::unique_ptr<PgOutboxStore::Connection> PgOutboxStore::Open() {
               // at-least-once contract allows; nothing is removed early.
               // Waiting cost the loop an fsync per batch, with the relay
               // idle meanwhile, and the disk one flush per batch next to
-              // the writers' own (see bench/README.md, issue 15).
+              // the writers' own (on this project's 2-core bench machine
+              // the gain was within its noise: bench/README.md).
               "; SET synchronous_commit = off");
   }
   statements.Add("remove", RemoveSql());
