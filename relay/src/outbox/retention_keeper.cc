@@ -5,6 +5,8 @@
 #include "common/log.h"
 #include "outbox/backlog_queries.h"
 #include "outbox/pg_errors.h"
+#include "outbox/session_settings.h"
+#include "outbox/statements.h"
 
 namespace outbox {
 namespace {
@@ -26,7 +28,12 @@ bool TryRetentionLock(pqxx::transaction_base& tx) {
 }  // namespace
 
 struct RetentionKeeper::Session {
-  explicit Session(const std::string& dsn) : pq(dsn) {}
+  // The relay's session settings (a round that hangs on a lost server must
+  // end, or the relay's shutdown would wait for it; no JIT), except behind
+  // a pooler, where no session state is kept (see outbox/statements.h).
+  explicit Session(const std::string& dsn) : pq(dsn) {
+    if (!BehindPooler(pq)) pqxx::nontransaction(pq).exec(kSessionSettingsSql);
+  }
   pqxx::connection pq;
 };
 
