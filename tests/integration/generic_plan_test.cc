@@ -73,7 +73,7 @@ TEST_F(GenericPlanTest, PlannedOnAnEmptyOutboxStillWalksThePendingIndexOnABacklo
   pqxx::connection c(pg().dsn());
   Prepare(c);
   pqxx::nontransaction(c).exec("INSERT INTO outbox (topic) SELECT 't' FROM generate_series(1, 3)");
-  ExplainRead(c, "{}");  // planned now: the statistics say empty, three rows have come
+  ExplainRead(c, "{}");               // planned now: the statistics say empty, three rows have come
   Fill(c, 20000, /*analyze=*/false);  // a burst the statistics do not know of yet
   const std::string plan = ExplainRead(c, "{}");
   ExpectIndexDriven(plan);
