@@ -31,11 +31,7 @@ config="$work/relay.yaml"
 # with what its partitions hold, and one left full by the last condition
 # took up to 0.75 of a core at 1,000 msg/s (0.2 fresh), from the writers.
 fresh_broker() {
-  if [[ -n "${DEV_BROKER_PID:-}" ]]; then
-    kill "$DEV_BROKER_PID"
-    wait "$DEV_BROKER_PID" 2>/dev/null || true
-  fi
-  rm -rf "$work/broker" && mkdir -p "$work/broker"
+  stop_dev_broker
   start_dev_broker "$bin_dir/relay" "$work/broker" --topic orders:12
   write_relay_config "$config" "$dsn" "$DEV_BROKER_BOOTSTRAP"
 }

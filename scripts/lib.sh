@@ -11,10 +11,14 @@ wait_until() {
 }
 
 # start_dev_broker BIN_DIR WORK_DIR [ARGS...]: starts outbox-dev-broker in the
-# background, sets DEV_BROKER_PID and DEV_BROKER_BOOTSTRAP.
+# background, sets DEV_BROKER_PID and DEV_BROKER_BOOTSTRAP. A broker.out left
+# in WORK_DIR by an earlier broker is removed first: it would pass for this
+# one's before it has written its own.
 start_dev_broker() {
   local bin_dir=$1 work_dir=$2
   shift 2
+  mkdir -p "$work_dir"
+  rm -f "$work_dir/broker.out"
   "$bin_dir/outbox-dev-broker" "$@" >"$work_dir/broker.out" 2>"$work_dir/broker.log" &
   DEV_BROKER_PID=$!
   wait_until 10 test -s "$work_dir/broker.out" || {
@@ -23,6 +27,16 @@ start_dev_broker() {
     return 1
   }
   DEV_BROKER_BOOTSTRAP=$(head -n 1 "$work_dir/broker.out")
+}
+
+# stop_dev_broker: stops the broker start_dev_broker started, if any (its
+# messages go with it).
+stop_dev_broker() {
+  if [[ -n "${DEV_BROKER_PID:-}" ]]; then
+    kill "$DEV_BROKER_PID" 2>/dev/null || true
+    wait "$DEV_BROKER_PID" 2>/dev/null || true
+    DEV_BROKER_PID=""
+  fi
 }
 
 # write_relay_config FILE DSN BOOTSTRAP: a config for local runs (metrics on a

@@ -209,7 +209,7 @@ promtool check metrics <"$work/metrics.txt" || fail "promtool check metrics"
 pass "poison rows dead-lettered; status, list, show, requeue (in order, same outbox-id) and purge work"
 
 # --- stopping while the broker is gone --------------------------------------
-kill "$DEV_BROKER_PID"; wait "$DEV_BROKER_PID" 2>/dev/null || true; DEV_BROKER_PID=""
+stop_dev_broker
 psql -q "$dsn" -c "INSERT INTO outbox (topic, key, payload) VALUES ('orders', 'stuck', 'broker gone')"
 sleep 1  # the relay is now waiting for acks that cannot come
 stop_relay 1

@@ -148,8 +148,7 @@ pass "a message removed from the stream: the audit names key acct-x's outbox-seq
 
 # --- the broker loses acknowledged data (the dev broker keeps it in memory) --
 kill "$relay_pid"; wait "$relay_pid" || true; relay_pid=""
-kill "$DEV_BROKER_PID"; wait "$DEV_BROKER_PID" 2>/dev/null || true
-mkdir "$work/broker2"
+stop_dev_broker
 start_dev_broker "$bin_dir" "$work/broker2" --topic orders:4
 sed -i "s|bootstrap_servers: .*|bootstrap_servers: \"$DEV_BROKER_BOOTSTRAP\"|" "$config"
 psql -qX "$dsn" -c "INSERT INTO outbox (topic, key, payload) VALUES ('orders', 'after', 'x')"
