@@ -123,8 +123,8 @@ class Events : public ProcessorEvents {
 
   // Read by Consumer::stats() on any thread.
   struct Counts {
-    std::atomic<int64_t> applied{0}, duplicates{0}, held{0}, dead_lettered{0}, gaps{0},
-        reorders{0}, handler_errors{0};
+    std::atomic<int64_t> applied{0}, duplicates{0}, held{0}, dead_lettered{0}, gaps{0}, reorders{0},
+        handler_errors{0};
   } stats;
 
   Stats Snapshot() const {
@@ -149,20 +149,21 @@ struct Consumer::Parts {
                 options.name),
         events(options, log, metrics),
         store(options.postgres_dsn, options.name, std::move(handler)),
-        processor(store,
-                  ProcessorPolicy{options.on_gap, options.max_attempts, options.retry_backoff,
-                                  options.max_retry_backoff},
-                  [&stopping](std::chrono::milliseconds delay) {
-                    // In slices, so that Stop() is not kept waiting.
-                    const auto until = Clock::now() + delay;
-                    while (Clock::now() < until) {
-                      if (stopping.load()) return false;
-                      std::this_thread::sleep_for(std::min<Clock::duration>(
-                          until - Clock::now(), std::chrono::milliseconds(50)));
-                    }
-                    return !stopping.load();
-                  },
-                  events),
+        processor(
+            store,
+            ProcessorPolicy{options.on_gap, options.max_attempts, options.retry_backoff,
+                            options.max_retry_backoff},
+            [&stopping](std::chrono::milliseconds delay) {
+              // In slices, so that Stop() is not kept waiting.
+              const auto until = Clock::now() + delay;
+              while (Clock::now() < until) {
+                if (stopping.load()) return false;
+                std::this_thread::sleep_for(
+                    std::min<Clock::duration>(until - Clock::now(), std::chrono::milliseconds(50)));
+              }
+              return !stopping.load();
+            },
+            events),
         source(options, log, [this](const std::string& topic, int32_t partition) {
           metrics.DropLag(topic, partition);
         }) {}

@@ -130,11 +130,12 @@ std::optional<Message> KafkaSource::Poll(std::chrono::milliseconds timeout) {
     const char* name;
     const void* value;
     size_t size;
-    for (size_t i = 0; rd_kafka_header_get_all(headers, i, &name, &value, &size) ==
-                       RD_KAFKA_RESP_ERR_NO_ERROR;
+    for (size_t i = 0;
+         rd_kafka_header_get_all(headers, i, &name, &value, &size) == RD_KAFKA_RESP_ERR_NO_ERROR;
          ++i) {
-      message.headers.emplace_back(
-          name, value == nullptr ? std::string() : std::string(static_cast<const char*>(value), size));
+      message.headers.emplace_back(name, value == nullptr
+                                             ? std::string()
+                                             : std::string(static_cast<const char*>(value), size));
     }
   }
   rd_kafka_message_destroy(m);

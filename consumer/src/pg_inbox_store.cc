@@ -98,17 +98,15 @@ auto Guarded(bool* broken, Body body) -> decltype(body()) {
 
 class PgInboxStore::Transaction : public InboxTransaction {
  public:
-  Transaction(PgInboxStore& store, pqxx::connection& connection)
-      : store_(store), tx_(connection) {}
+  Transaction(PgInboxStore& store, pqxx::connection& connection) : store_(store), tx_(connection) {}
 
   bool Record(const Message& m, RowOutcome outcome) override {
     return Guarded(&store_.broken_, [&] {
-      return tx_
-                 .exec_params(
-                     "INSERT INTO inbox (consumer, outbox_id, topic, \"partition\", \"offset\", "
-                     "outcome) VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT DO NOTHING",
-                     store_.consumer_, m.outbox_id, m.topic, m.partition, m.offset,
-                     OutcomeName(outcome))
+      return tx_.exec_params(
+                    "INSERT INTO inbox (consumer, outbox_id, topic, \"partition\", \"offset\", "
+                    "outcome) VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT DO NOTHING",
+                    store_.consumer_, m.outbox_id, m.topic, m.partition, m.offset,
+                    OutcomeName(outcome))
                  .affected_rows() == 1;
     });
   }
@@ -143,14 +141,13 @@ class PgInboxStore::Transaction : public InboxTransaction {
 
   bool Hold(const Message& m) override {
     return Guarded(&store_.broken_, [&] {
-      return tx_
-                 .exec_params(
-                     "INSERT INTO inbox_held (consumer, key, seq, outbox_id, topic, "
-                     "\"partition\", \"offset\", payload, headers) VALUES ($1, decode($2, "
-                     "'hex'), $3, $4, $5, $6, $7, decode($8, 'hex'), $9::jsonb) "
-                     "ON CONFLICT DO NOTHING",
-                     store_.consumer_, ToHex(*m.key), *m.outbox_seq, m.outbox_id, m.topic,
-                     m.partition, m.offset, Hex(m.payload).get(), HeadersJson(m.headers))
+      return tx_.exec_params(
+                    "INSERT INTO inbox_held (consumer, key, seq, outbox_id, topic, "
+                    "\"partition\", \"offset\", payload, headers) VALUES ($1, decode($2, "
+                    "'hex'), $3, $4, $5, $6, $7, decode($8, 'hex'), $9::jsonb) "
+                    "ON CONFLICT DO NOTHING",
+                    store_.consumer_, ToHex(*m.key), *m.outbox_seq, m.outbox_id, m.topic,
+                    m.partition, m.offset, Hex(m.payload).get(), HeadersJson(m.headers))
                  .affected_rows() == 1;
     });
   }

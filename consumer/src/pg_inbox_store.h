@@ -11,7 +11,6 @@
 #include "inbox_store.h"
 #include "outbox/inbox/consumer.h"
 
-
 namespace outbox::inbox {
 
 class PgInboxStore : public InboxStore {

@@ -170,10 +170,10 @@ void Processor::CheckSequence(InboxTransaction& tx, const Message& message, Deci
   event.held = hold;
   decision->breaks.push_back(event);
   if (hold) {
-    DeadLetterIn(tx, message, "sequence_reorder",
-                 "outbox-seq " + std::to_string(seq) + " after " + std::to_string(*last) +
-                     " was applied",
-                 decision);
+    DeadLetterIn(
+        tx, message, "sequence_reorder",
+        "outbox-seq " + std::to_string(seq) + " after " + std::to_string(*last) + " was applied",
+        decision);
   }
 }
 

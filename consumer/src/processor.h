@@ -58,7 +58,7 @@ class Processor {
     Outcome outcome = Outcome::kApplied;
     std::vector<Message> released;  // held messages applied with it
     std::vector<SequenceBreak> breaks;
-    bool applied_early = false;     // the handler already ran (before released ones)
+    bool applied_early = false;  // the handler already ran (before released ones)
     std::string dead_letter_reason, dead_letter_error;
   };
 

@@ -15,12 +15,10 @@ namespace {
 constexpr int64_t kSchemaLockKey = 0x696e626f78;
 
 bool Applied(pqxx::work& tx, int version) {
-  if (!tx.exec1("SELECT to_regclass('outbox_inbox_schema_migrations') IS NOT NULL")[0]
-           .as<bool>()) {
+  if (!tx.exec1("SELECT to_regclass('outbox_inbox_schema_migrations') IS NOT NULL")[0].as<bool>()) {
     return false;
   }
-  return !tx.exec_params("SELECT 1 FROM outbox_inbox_schema_migrations WHERE version = $1",
-                         version)
+  return !tx.exec_params("SELECT 1 FROM outbox_inbox_schema_migrations WHERE version = $1", version)
               .empty();
 }
 

@@ -1,14 +1,13 @@
 // The inbox's decision logic (consumer/src/processor) against a fake store
 // with the real one's transaction rules: nothing a transaction did is
 // visible unless it committed.
-#include "processor.h"
-
 #include <gtest/gtest.h>
 
 #include <map>
 #include <set>
 
 #include "envelope.h"
+#include "processor.h"
 
 namespace outbox::inbox {
 namespace {
@@ -196,8 +195,7 @@ TEST_F(ProcessorTest, AMessageWithoutAUsableOutboxIdIsDeadLetteredNeverApplied) 
       {{{"outbox-id", "\xff\xfe"}}, "k", "malformed_outbox_id"},
       {{{"outbox-id", "7"}, {"outbox-id", "8"}}, "k", "duplicate_outbox_id"},
       {{{"outbox-id", "7"}, {"outbox-seq", "x"}}, "k", "malformed_outbox_seq"},
-      {{{"outbox-id", "7"}, {"outbox-seq", "1"}, {"outbox-seq", "2"}}, "k",
-       "duplicate_outbox_seq"},
+      {{{"outbox-id", "7"}, {"outbox-seq", "1"}, {"outbox-seq", "2"}}, "k", "duplicate_outbox_seq"},
       {{{"outbox-id", "7"}, {"outbox-seq", "1"}}, std::nullopt, "outbox_seq_without_key"},
   };
   for (const Case& c : cases) {
@@ -299,7 +297,7 @@ TEST_F(ProcessorTest, HoldDeadLettersAReorderAndAConflictingNumber) {
   EXPECT_EQ(Process(Keyed(9, "k", 2)), Outcome::kDeadLettered);
   EXPECT_EQ(inbox_.state.dead_letters.back().reason, "sequence_reorder");
   EXPECT_EQ(inbox_.state.rows.at(9), RowOutcome::kDeadLettered);
-  Process(Keyed(5, "k", 5));                                      // held
+  Process(Keyed(5, "k", 5));                                     // held
   EXPECT_EQ(Process(Keyed(6, "k", 5)), Outcome::kDeadLettered);  // 5 again, another id
   EXPECT_EQ(inbox_.state.dead_letters.back().reason, "sequence_conflict");
   EXPECT_EQ(inbox_.state.applied, (std::vector<int64_t>{1, 2}));

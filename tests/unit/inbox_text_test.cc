@@ -1,6 +1,6 @@
-#include "text.h"
-
 #include <gtest/gtest.h>
+
+#include "text.h"
 
 namespace outbox::inbox {
 namespace {
@@ -11,9 +11,9 @@ TEST(InboxText, StorableTextIsUtf8WithoutNul) {
   EXPECT_TRUE(IsStorableText("Grüße, 東京, 🎉"));
   EXPECT_FALSE(IsStorableText(std::string("a\0b", 3)));
   EXPECT_FALSE(IsStorableText("\xff"));
-  EXPECT_FALSE(IsStorableText("\xc3"));          // cut short
-  EXPECT_FALSE(IsStorableText("\xc0\xaf"));      // overlong
-  EXPECT_FALSE(IsStorableText("\xed\xa0\x80"));  // a surrogate
+  EXPECT_FALSE(IsStorableText("\xc3"));              // cut short
+  EXPECT_FALSE(IsStorableText("\xc0\xaf"));          // overlong
+  EXPECT_FALSE(IsStorableText("\xed\xa0\x80"));      // a surrogate
   EXPECT_FALSE(IsStorableText("\xf4\x90\x80\x80"));  // above U+10FFFF
 }
 
