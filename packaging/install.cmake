@@ -20,7 +20,7 @@ install(FILES ${CMAKE_BINARY_DIR}/packaging/outbox-relay.service
 # schema/ for those who apply it with psql or their own migration tool
 # (`outbox-relay migrate` carries the same files inside the binary).
 install(DIRECTORY schema/ DESTINATION ${CMAKE_INSTALL_DATADIR}/outbox-relay/schema
-        FILES_MATCHING PATTERN "*.sql")
+        FILES_MATCHING PATTERN "*.sql" PATTERN "inbox" EXCLUDE)
 install(FILES README.md LICENSE CHANGELOG.md docs/runbooks.md
         DESTINATION ${CMAKE_INSTALL_DOCDIR})
 

@@ -34,6 +34,8 @@ void Validate(const Options& o) {
           "retry_backoff must be >= 0 and <= max_retry_backoff");
   require(o.commit_interval.count() > 0, "commit_interval must be positive");
   require(o.retention.count() >= 0, "retention must be 0 (keep) or positive");
+  require(o.retention.count() == 0 || o.retention_interval.count() > 0,
+          "retention_interval must be positive");
   for (const char* fixed : {"enable.auto.commit", "enable.auto.offset.store"}) {
     auto it = o.kafka_properties.find(fixed);
     if (it != o.kafka_properties.end() && it->second != "false") {
