@@ -1,6 +1,8 @@
 #include "log_line.h"
 
+#include <chrono>
 #include <cstdio>
+#include <ctime>
 
 #include "text.h"
 
@@ -35,6 +37,20 @@ void Append(std::string* line, std::string_view key, std::string_view value, boo
   }
 }
 
+// RFC 3339 in UTC with milliseconds, as the relay's own lines.
+std::string Now() {
+  const auto now = std::chrono::system_clock::now();
+  const std::time_t seconds = std::chrono::system_clock::to_time_t(now);
+  const auto millis =
+      std::chrono::duration_cast<std::chrono::milliseconds>(now.time_since_epoch()).count() % 1000;
+  std::tm utc{};
+  gmtime_r(&seconds, &utc);
+  char text[40];
+  const size_t n = std::strftime(text, sizeof text, "%Y-%m-%dT%H:%M:%S", &utc);
+  std::snprintf(text + n, sizeof text - n, ".%03dZ", static_cast<int>(millis));
+  return text;
+}
+
 }  // namespace
 
 Logger::Logger(std::function<void(LogLevel, std::string_view)> sink, std::string consumer)
@@ -49,7 +65,7 @@ Logger::Logger(std::function<void(LogLevel, std::string_view)> sink, std::string
 
 void Logger::operator()(LogLevel level, std::string_view message,
                         std::initializer_list<Field> fields) const {
-  std::string line = "level=";
+  std::string line = "ts=" + Now() + " level=";
   line += LevelName(level);
   Append(&line, "msg", message, false);
   Append(&line, "consumer", consumer_, false);

@@ -1,6 +1,7 @@
 #include "processor.h"
 
 #include <algorithm>
+#include <limits>
 #include <utility>
 
 #include "envelope.h"
@@ -13,11 +14,18 @@ namespace {
 constexpr std::chrono::milliseconds kStoreRetryFirst{200};
 constexpr std::chrono::milliseconds kStoreRetryMax{5'000};
 
+// last + 1, where the numbers end at 2^63-1 (a message may claim the
+// largest; nothing follows it).
+std::optional<int64_t> Next(int64_t last) {
+  if (last == std::numeric_limits<int64_t>::max()) return std::nullopt;
+  return last + 1;
+}
+
 SequenceBreak BreakOf(SequenceBreak::Kind kind, const Message& m, int64_t last) {
   SequenceBreak event;
   event.kind = kind;
   event.key = *m.key;
-  event.expected = last + 1;
+  event.expected = Next(last).value_or(last);
   event.got = *m.outbox_seq;
   event.outbox_id = m.outbox_id;
   event.topic = m.topic;
@@ -134,7 +142,8 @@ void Processor::CheckSequence(InboxTransaction& tx, const Message& message, Deci
   }
   // An operator may have moved last_seq past a gap since the last message.
   if (hold) Release(tx, key, &*last, decision);
-  if (seq == *last + 1) {
+  const std::optional<int64_t> next = Next(*last);
+  if (next && seq == *next) {
     tx.SetLastSeq(key, seq);
     int64_t now_last = seq;
     // Its own Apply comes after these in Decide; apply it first so that the
@@ -145,7 +154,7 @@ void Processor::CheckSequence(InboxTransaction& tx, const Message& message, Deci
     decision->applied_early = true;
     return;
   }
-  if (seq > *last + 1) {
+  if (next && seq > *next) {
     SequenceBreak event = BreakOf(SequenceBreak::Kind::kGap, message, *last);
     if (hold) {
       event.held = true;
@@ -188,7 +197,8 @@ void Processor::DeadLetterIn(InboxTransaction& tx, const Message& message, std::
 
 void Processor::Release(InboxTransaction& tx, const std::string& key, int64_t* last,
                         Decision* decision) {
-  while (std::optional<Message> held = tx.TakeHeld(key, *last + 1)) {
+  while (std::optional<Message> held =
+             Next(*last) ? tx.TakeHeld(key, *Next(*last)) : std::nullopt) {
     tx.Apply(*held);
     tx.SetOutcome(held->outbox_id, RowOutcome::kApplied);
     *last += 1;

@@ -133,7 +133,7 @@ Message Keyed(int64_t id, std::string key, std::optional<int64_t> seq) {
   Message m;
   m.topic = "orders";
   m.partition = 0;
-  m.offset = id * 10;
+  m.offset = id % 1'000'000;
   m.key = std::move(key);
   m.payload = "{}";
   m.headers = {{"event-type", "OrderPlaced"}, {kOutboxIdHeader, std::to_string(id)}};
@@ -214,8 +214,16 @@ TEST_F(ProcessorTest, AMessageWithoutAUsableOutboxIdIsDeadLetteredNeverApplied) 
   EXPECT_EQ(Process(Plain(7)), Outcome::kApplied);
 }
 
-TEST_F(ProcessorTest, TheLargestIdIsAccepted) {
+TEST_F(ProcessorTest, TheLargestIdAndNumberAreAcceptedAndNothingFollowsTheLargestNumber) {
+  policy_.on_gap = OnGap::kHold;
   EXPECT_EQ(Process(Keyed(INT64_MAX, "k", INT64_MAX)), Outcome::kApplied);
+  // Another message on the key: at or below the last (there is no higher number).
+  EXPECT_EQ(Process(Keyed(5, "k", INT64_MAX)), Outcome::kDeadLettered);
+  ASSERT_EQ(events_.breaks.size(), 1u);
+  EXPECT_EQ(events_.breaks[0].kind, SequenceBreak::Kind::kReorder);
+  policy_.on_gap = OnGap::kContinue;
+  EXPECT_EQ(Process(Keyed(6, "k", 1)), Outcome::kApplied);
+  EXPECT_EQ(inbox_.state.last_seq["k"], INT64_MAX);
 }
 
 TEST_F(ProcessorTest, AGapIsReportedWithItsKeyAndUnderContinueApplied) {
