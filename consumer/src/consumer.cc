@@ -150,7 +150,7 @@ struct Consumer::Parts {
         metrics(options.registry ? options.registry : std::make_shared<prometheus::Registry>(),
                 options.name),
         events(options, log, metrics),
-        store(options.postgres_dsn, options.name, std::move(handler)),
+        store(options.postgres_dsn, options.name, std::move(handler), !options.behind_pooler),
         processor(
             store,
             ProcessorPolicy{options.on_gap, options.max_attempts, options.retry_backoff,

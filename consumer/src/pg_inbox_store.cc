@@ -2,6 +2,9 @@
 
 #include <nlohmann/json.hpp>
 #include <pqxx/pqxx>
+#include <stdexcept>
+#include <string_view>
+#include <utility>
 
 #include "text.h"
 
@@ -70,6 +73,43 @@ std::string StorableText(std::string_view text) {
   return IsStorableText(text) ? std::string(text) : Printable(text, 4096);
 }
 
+// The inbox's statements, prepared once per connection (parsed and planned
+// once, not per message).
+const std::pair<const char*, const char*> kStatements[] = {
+    {"inbox_record",
+     "INSERT INTO inbox (consumer, outbox_id, topic, \"partition\", \"offset\", "
+     "outcome) VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT DO NOTHING"},
+    {"inbox_set_outcome", "UPDATE inbox SET outcome = $3 WHERE consumer = $1 AND outbox_id = $2"},
+    {"inbox_lock_last_seq",
+     "SELECT last_seq FROM inbox_key_seq WHERE consumer = $1 AND key = decode($2, 'hex') "
+     "FOR UPDATE"},
+    {"inbox_set_last_seq",
+     "INSERT INTO inbox_key_seq AS s (consumer, key, last_seq) "
+     "VALUES ($1, decode($2, 'hex'), $3) ON CONFLICT (consumer, key) "
+     "DO UPDATE SET last_seq = EXCLUDED.last_seq, updated_at = now()"},
+    {"inbox_hold",
+     "INSERT INTO inbox_held (consumer, key, seq, outbox_id, topic, "
+     "\"partition\", \"offset\", payload, headers) VALUES ($1, decode($2, "
+     "'hex'), $3, $4, $5, $6, $7, decode($8, 'hex'), $9::jsonb) "
+     "ON CONFLICT DO NOTHING"},
+    {"inbox_take_held",
+     "DELETE FROM inbox_held WHERE consumer = $1 AND key = decode($2, 'hex') AND seq = $3 "
+     "RETURNING outbox_id, topic, \"partition\", \"offset\", encode(payload, 'hex'), "
+     "headers::text"},
+    {"inbox_dead_letter",
+     "INSERT INTO inbox_dead_letter (consumer, topic, \"partition\", \"offset\", outbox_id, "
+     "key, payload, headers, reason, error, attempts) VALUES ($1, $2, $3, $4, $5, "
+     "decode($6, 'hex'), decode($7, 'hex'), $8::jsonb, $9, $10, $11) "
+     "ON CONFLICT DO NOTHING"},
+};
+
+const char* SqlOf(std::string_view name) {
+  for (const auto& [statement, sql] : kStatements) {
+    if (name == statement) return sql;
+  }
+  throw std::logic_error("no inbox statement " + std::string(name));
+}
+
 bool TransientSqlState(const std::string& sqlstate) { return sqlstate.rfind("40", 0) == 0; }
 
 // Runs an inbox statement; the connection's loss or a refusal becomes
@@ -100,65 +140,51 @@ class PgInboxStore::Transaction : public InboxTransaction {
  public:
   Transaction(PgInboxStore& store, pqxx::connection& connection) : store_(store), tx_(connection) {}
 
+  // A prepared statement, or behind a transaction pooler the same text with
+  // its parameters (a pooler's server sessions do not keep what was prepared).
+  template <typename... Args>
+  pqxx::result Exec(const char* statement, Args&&... args) {
+    if (store_.prepare_) return tx_.exec_prepared(statement, std::forward<Args>(args)...);
+    return tx_.exec_params(SqlOf(statement), std::forward<Args>(args)...);
+  }
+
   bool Record(const Message& m, RowOutcome outcome) override {
     return Guarded(&store_.broken_, [&] {
-      return tx_.exec_params(
-                    "INSERT INTO inbox (consumer, outbox_id, topic, \"partition\", \"offset\", "
-                    "outcome) VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT DO NOTHING",
-                    store_.consumer_, m.outbox_id, m.topic, m.partition, m.offset,
-                    OutcomeName(outcome))
+      return Exec("inbox_record", store_.consumer_, m.outbox_id, m.topic, m.partition, m.offset,
+                  OutcomeName(outcome))
                  .affected_rows() == 1;
     });
   }
 
   void SetOutcome(int64_t outbox_id, RowOutcome outcome) override {
-    Guarded(&store_.broken_, [&] {
-      tx_.exec_params("UPDATE inbox SET outcome = $3 WHERE consumer = $1 AND outbox_id = $2",
-                      store_.consumer_, outbox_id, OutcomeName(outcome));
-    });
+    Guarded(&store_.broken_,
+            [&] { Exec("inbox_set_outcome", store_.consumer_, outbox_id, OutcomeName(outcome)); });
   }
 
   std::optional<int64_t> LockLastSeq(const std::string& key) override {
     return Guarded(&store_.broken_, [&]() -> std::optional<int64_t> {
-      pqxx::result r = tx_.exec_params(
-          "SELECT last_seq FROM inbox_key_seq WHERE consumer = $1 AND key = decode($2, 'hex') "
-          "FOR UPDATE",
-          store_.consumer_, ToHex(key));
+      pqxx::result r = Exec("inbox_lock_last_seq", store_.consumer_, ToHex(key));
       if (r.empty()) return std::nullopt;
       return r[0][0].as<int64_t>();
     });
   }
 
   void SetLastSeq(const std::string& key, int64_t seq) override {
-    Guarded(&store_.broken_, [&] {
-      tx_.exec_params(
-          "INSERT INTO inbox_key_seq AS s (consumer, key, last_seq) "
-          "VALUES ($1, decode($2, 'hex'), $3) ON CONFLICT (consumer, key) "
-          "DO UPDATE SET last_seq = EXCLUDED.last_seq, updated_at = now()",
-          store_.consumer_, ToHex(key), seq);
-    });
+    Guarded(&store_.broken_,
+            [&] { Exec("inbox_set_last_seq", store_.consumer_, ToHex(key), seq); });
   }
 
   bool Hold(const Message& m) override {
     return Guarded(&store_.broken_, [&] {
-      return tx_.exec_params(
-                    "INSERT INTO inbox_held (consumer, key, seq, outbox_id, topic, "
-                    "\"partition\", \"offset\", payload, headers) VALUES ($1, decode($2, "
-                    "'hex'), $3, $4, $5, $6, $7, decode($8, 'hex'), $9::jsonb) "
-                    "ON CONFLICT DO NOTHING",
-                    store_.consumer_, ToHex(*m.key), *m.outbox_seq, m.outbox_id, m.topic,
-                    m.partition, m.offset, Hex(m.payload).get(), HeadersJson(m.headers))
+      return Exec("inbox_hold", store_.consumer_, ToHex(*m.key), *m.outbox_seq, m.outbox_id,
+                  m.topic, m.partition, m.offset, Hex(m.payload).get(), HeadersJson(m.headers))
                  .affected_rows() == 1;
     });
   }
 
   std::optional<Message> TakeHeld(const std::string& key, int64_t seq) override {
     return Guarded(&store_.broken_, [&]() -> std::optional<Message> {
-      pqxx::result r = tx_.exec_params(
-          "DELETE FROM inbox_held WHERE consumer = $1 AND key = decode($2, 'hex') AND seq = $3 "
-          "RETURNING outbox_id, topic, \"partition\", \"offset\", encode(payload, 'hex'), "
-          "headers::text",
-          store_.consumer_, ToHex(key), seq);
+      pqxx::result r = Exec("inbox_take_held", store_.consumer_, ToHex(key), seq);
       if (r.empty()) return std::nullopt;
       Message m;
       m.key = key;
@@ -178,13 +204,9 @@ class PgInboxStore::Transaction : public InboxTransaction {
     Nullable id(outbox_id ? std::optional<std::string>(std::to_string(*outbox_id)) : std::nullopt);
     Nullable key = Hex(m.key), payload = Hex(m.payload);
     Guarded(&store_.broken_, [&] {
-      tx_.exec_params(
-          "INSERT INTO inbox_dead_letter (consumer, topic, \"partition\", \"offset\", outbox_id, "
-          "key, payload, headers, reason, error, attempts) VALUES ($1, $2, $3, $4, $5, "
-          "decode($6, 'hex'), decode($7, 'hex'), $8::jsonb, $9, $10, $11) "
-          "ON CONFLICT DO NOTHING",
-          store_.consumer_, m.topic, m.partition, m.offset, id.get(), key.get(), payload.get(),
-          HeadersJson(m.headers), std::string(reason), StorableText(error), attempts);
+      Exec("inbox_dead_letter", store_.consumer_, m.topic, m.partition, m.offset, id.get(),
+           key.get(), payload.get(), HeadersJson(m.headers), std::string(reason),
+           StorableText(error), attempts);
     });
   }
 
@@ -213,8 +235,11 @@ class PgInboxStore::Transaction : public InboxTransaction {
   pqxx::work tx_;
 };
 
-PgInboxStore::PgInboxStore(std::string dsn, std::string consumer, Handler handler)
-    : dsn_(std::move(dsn)), consumer_(std::move(consumer)), handler_(std::move(handler)) {}
+PgInboxStore::PgInboxStore(std::string dsn, std::string consumer, Handler handler, bool prepare)
+    : dsn_(std::move(dsn)),
+      consumer_(std::move(consumer)),
+      handler_(std::move(handler)),
+      prepare_(prepare) {}
 
 PgInboxStore::~PgInboxStore() = default;
 
@@ -222,7 +247,13 @@ pqxx::connection& PgInboxStore::Connection() {
   if (broken_ || connection_ == nullptr || !connection_->is_open()) {
     connection_.reset();
     broken_ = false;
-    Guarded(&broken_, [&] { connection_ = std::make_unique<pqxx::connection>(dsn_); });
+    Guarded(&broken_, [&] {
+      auto connection = std::make_unique<pqxx::connection>(dsn_);
+      if (prepare_) {
+        for (const auto& [name, sql] : kStatements) connection->prepare(name, sql);
+      }
+      connection_ = std::move(connection);
+    });
   }
   return *connection_;
 }

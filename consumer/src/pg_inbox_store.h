@@ -15,7 +15,9 @@ namespace outbox::inbox {
 
 class PgInboxStore : public InboxStore {
  public:
-  PgInboxStore(std::string dsn, std::string consumer, Handler handler);
+  // prepare: prepare the inbox's statements once per connection (not
+  // behind a transaction pooler).
+  PgInboxStore(std::string dsn, std::string consumer, Handler handler, bool prepare);
   ~PgInboxStore() override;
 
   // Connects if not connected (a lost connection is dropped by the call
@@ -33,6 +35,7 @@ class PgInboxStore : public InboxStore {
   std::string dsn_;
   std::string consumer_;
   Handler handler_;
+  bool prepare_;
   std::unique_ptr<pqxx::connection> connection_;
   bool broken_ = false;  // drop connection_ at the next Begin()
 };

@@ -468,6 +468,26 @@ TEST_F(InboxConsumerTest, ALostDatabaseIsWaitedOutAndNothingIsAppliedTwice) {
   EXPECT_EQ(EffectsOf("count(*)"), "200");
 }
 
+// Prepared once per session; behind a transaction pooler, never (its
+// server sessions would not have them). Seen from the handler's session.
+TEST_F(InboxConsumerTest, PreparesItsStatementsUnlessBehindAPooler) {
+  Producer producer(kafka_.bootstrap());
+  for (int id = 1; id <= 4; ++id) producer.Send(topic_, FromRelay(id, "k", id));
+  producer.Flush();
+  for (bool behind_pooler : {false, true}) {
+    Options options = BaseOptions(name_ + (behind_pooler ? "-pooled" : ""));
+    options.behind_pooler = behind_pooler;
+    std::atomic<int64_t> prepared{-1};
+    Running running(options, [&](pqxx::transaction_base& tx, const Message&) {
+      prepared = tx.exec1("SELECT count(*) FROM pg_prepared_statements")[0].as<int64_t>();
+    });
+    ASSERT_TRUE(WaitFor([&] { return running.consumer().stats().applied == 4; })) << Log();
+    running.Stop();
+    // libpqxx prepares on first use: the claim, the key's lock and its move.
+    EXPECT_EQ(prepared.load(), behind_pooler ? 0 : 3) << "behind_pooler " << behind_pooler;
+  }
+}
+
 TEST(InboxOptions, RefusesWhatWouldBreakTheGuarantee) {
   Options o;
   o.name = "n";

@@ -49,6 +49,11 @@ struct Options {
   std::string name;
   // libpq connection string of the consumer's own database. Required.
   std::string postgres_dsn;
+  // postgres_dsn leads to a transaction-pooling PgBouncer (or the like):
+  // the inbox's statements are then sent with their text each time instead
+  // of prepared once per session, since a pooler's server sessions do not
+  // keep them.
+  bool behind_pooler = false;
   // Required.
   std::string bootstrap_servers;
   std::vector<std::string> topics;
