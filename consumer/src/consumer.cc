@@ -101,7 +101,16 @@ class Events : public ProcessorEvents {
           {"partition", e.partition},
           {"offset", e.offset},
           {"action", e.held ? (gap ? "held" : "dead_lettered") : "applied"}});
-    if (options_.on_sequence_break) options_.on_sequence_break(e);
+    if (!options_.on_sequence_break) return;
+    try {
+      options_.on_sequence_break(e);
+    } catch (const std::exception& error) {
+      // The message is applied (or held) already: a hook's failure cannot
+      // undo that, and must not stop the consumer.
+      log_(LogLevel::kError, "on_sequence_break hook threw", {{"error", error.what()}});
+    } catch (...) {
+      log_(LogLevel::kError, "on_sequence_break hook threw", {{"error", "not a std::exception"}});
+    }
   }
 
   void OnHandlerError(const Message& m, const std::string& error, int attempt,

@@ -131,6 +131,12 @@ auto Guarded(bool* broken, Body body) -> decltype(body()) {
   } catch (const pqxx::failure& e) {
     *broken = true;
     throw StoreUnavailable(e.what());
+  } catch (const pqxx::usage_error& e) {
+    // The handler aborted the inbox's transaction itself (a commit passes:
+    // libpqxx ignores the second one). Counted as the handler's failure.
+    *broken = true;
+    throw HandlerFailed(std::string("the handler ended the inbox's transaction: ") + e.what(),
+                        false);
   }
 }
 

@@ -30,7 +30,8 @@ namespace outbox::inbox {
 // The application's change for one message, inside the inbox's transaction
 // (a pqxx::work). Throw to refuse it: the transaction rolls back and the
 // message is retried per Options::max_attempts. Do not commit or abort the
-// transaction yourself.
+// transaction yourself: a commit is ignored (the inbox's own one commits),
+// an abort counts as a failure. An exception from the hooks is logged.
 using Handler = std::function<void(pqxx::transaction_base& tx, const Message& message)>;
 
 // Creates or upgrades the inbox tables (schema/inbox/*.sql, embedded) in the

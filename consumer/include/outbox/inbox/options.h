@@ -64,7 +64,8 @@ struct Options {
 
   OnGap on_gap = OnGap::kContinue;
   // Called (on the consumer's thread, after the log line and the metric)
-  // for every gap and reorder.
+  // for every gap and reorder, once its message's transaction committed. An
+  // exception from it is logged; the consumer goes on.
   std::function<void(const SequenceBreak&)> on_sequence_break;
 
   // A handler that throws is retried this many times in all (a new
