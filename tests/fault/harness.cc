@@ -489,6 +489,13 @@ bool ReadEverything(Run& run, std::vector<Consumed>& records,
   return !fresh.Evicted();
 }
 
+std::string ReadFile(const std::string& path) {
+  std::ifstream file(path);
+  std::stringstream text;
+  text << file.rdbuf();
+  return text.str();
+}
+
 // `outbox-relay audit` on the scenario's topic, as an operator would run it,
 // against what the checker concluded from its own consumer and the ledger:
 // the same messages, duplicates and distinct ids, the same verdict on loss,
@@ -497,13 +504,28 @@ std::vector<std::string> AuditDisagreements(Run& run, const Figures& f) {
   const std::string command = run.binary() + " audit --config " + run.config() + " --topic " +
                               kTopic + " --json --stall-timeout 20 2>" + run.work_dir() +
                               "/audit.log";
-  std::FILE* pipe = popen(command.c_str(), "r");
-  if (pipe == nullptr) return {"could not run the audit"};
   std::string output;
-  char buffer[4096];
-  for (size_t n; (n = std::fread(buffer, 1, sizeof buffer, pipe)) > 0;) output.append(buffer, n);
-  const int status = pclose(pipe);
-  const int exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  int exit_code = -1;
+  for (int run_number = 1;; ++run_number) {
+    std::FILE* pipe = popen(command.c_str(), "r");
+    if (pipe == nullptr) return {"could not run the audit"};
+    output.clear();
+    char buffer[4096];
+    for (size_t n; (n = std::fread(buffer, 1, sizeof buffer, pipe)) > 0;) output.append(buffer, n);
+    const int status = pclose(pipe);
+    exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+    // librdkafka 2.0.2 can abort while destroying a short-lived client
+    // (rd_kafka_broker_destroy_final: thrd_is_current, its issue #3608,
+    // open): seen once in CI, in F15's audit. Only that abort, and only once,
+    // is run again; anything else counts.
+    if (run_number == 1 && exit_code == 134 &&
+        ReadFile(run.work_dir() + "/audit.log").find("rd_kafka_broker_destroy_final") !=
+            std::string::npos) {
+      std::fprintf(stderr, "audit: librdkafka aborted at shutdown (its issue #3608); again\n");
+      continue;
+    }
+    break;
+  }
   std::vector<std::string> out;
   nlohmann::json report;
   try {
