@@ -345,6 +345,24 @@ TEST_F(ProcessorTest, AHandlerThatKeepsThrowingIsDeadLetteredNotRecordedAsApplie
   EXPECT_TRUE(inbox_.state.applied.empty());
 }
 
+// Its number was never applied: the key's next message shows the gap, and
+// under hold waits for an operator, as docs/inbox.md says.
+TEST_F(ProcessorTest, ADeadLetteredKeyedMessageLeavesAGapAtTheKeysNextMessage) {
+  policy_.on_gap = OnGap::kHold;
+  policy_.max_attempts = 1;
+  inbox_.handler = [](const Message& m) {
+    if (m.outbox_id == 2) throw std::runtime_error("bad order");
+  };
+  Process(Keyed(1, "k", 1));
+  EXPECT_EQ(Process(Keyed(2, "k", 2)), Outcome::kDeadLettered);
+  EXPECT_EQ(Process(Keyed(3, "k", 3)), Outcome::kHeld);
+  ASSERT_EQ(events_.breaks.size(), 1u);
+  EXPECT_EQ(events_.breaks[0].expected, 2);
+  inbox_.state.last_seq["k"] = 2;  // the operator skips it
+  EXPECT_EQ(Process(Keyed(4, "k", 4)), Outcome::kApplied);
+  EXPECT_EQ(inbox_.state.applied, (std::vector<int64_t>{1, 3, 4}));
+}
+
 TEST_F(ProcessorTest, ZeroAttemptsMeansTheHandlerIsRetriedForEver) {
   int calls = 0;
   inbox_.handler = [&](const Message&) {
