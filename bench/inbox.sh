@@ -2,7 +2,9 @@
 # How fast outbox::inbox applies, next to the database's own limit for the
 # same work, in one run on one throwaway PostgreSQL (fsync on).
 #   inbox:      the balance service applying N relayed orders already on the
-#               broker (one transaction per message, as the library does).
+#               broker, one transaction per message (the default), and again
+#               as another consumer with up to 50 per transaction
+#               (Options::max_batch, a savepoint each).
 #   bare loop:  pgbench -M prepared, 1 client (the consumer is one thread),
 #               running the library's statements for one message per
 #               transaction (claim the id, lock and move the key's number, the
@@ -73,7 +75,8 @@ backend_cpu() {  # CPU seconds of the backends of database balances
   done
   echo "$total"
 }
-applied() { psql -tAqX "$balances_dsn" -c "SELECT count(*) FROM inbox WHERE consumer = 'balance-service' AND outcome = 'applied'" 2>/dev/null || echo 0; }
+consumer="balance-service"
+applied() { psql -tAqX "$balances_dsn" -c "SELECT count(*) FROM inbox WHERE consumer = '$consumer' AND outcome = 'applied'" 2>/dev/null || echo 0; }
 
 # The bare loop: prints its rate (transactions per second).
 cat >"$work/bare.sql" <<'SQL'
@@ -104,32 +107,47 @@ wait_until 30 tables_there || { cat "$work/schema.log" >&2; exit 1; }
 kill "$schema_pid"; wait "$schema_pid" || true
 bare_before=$(bare_loop)
 
-echo "== inbox: outbox-balance-service applying them"
-"$service_bin" --dsn "$balances_dsn" --bootstrap "$DEV_BROKER_BOOTSTRAP" >"$work/service.log" 2>&1 &
-service_pid=$!
-started() { (( $(applied) > 0 )); }
-wait_until 60 started || { echo "the service applied nothing" >&2; tail "$work/service.log" >&2; exit 1; }
-# From its first applied message (the group join is not the library's speed).
-from_count=$(applied) from_time=$(date +%s.%N)
-done_applying() { [[ $(applied) == "$orders" ]]; }
-wait_until 600 done_applying || { echo "applied $(applied) of $orders" >&2; exit 1; }
-to_time=$(date +%s.%N)
-service_cpu=$(cpu_seconds "$service_pid")
-service_backend_cpu=$(backend_cpu)
-kill "$service_pid"; wait "$service_pid" || true
-service_pid=""
-inbox_rate=$(awk -v n="$((orders - from_count))" -v a="$from_time" -v b="$to_time" 'BEGIN { printf "%.0f", n / (b - a) }')
+# measure_inbox NAME BATCH: the service, as consumer NAME (its own group,
+# so it reads the topic from the start), applies every order; sets rate,
+# process_cpu and backend_cpu_s.
+measure_inbox() {
+  consumer=$1
+  echo "== inbox: outbox-balance-service --name $1 --batch $2 applying them"
+  "$service_bin" --dsn "$balances_dsn" --bootstrap "$DEV_BROKER_BOOTSTRAP" --name "$1" \
+    --batch "$2" >"$work/service-$1.log" 2>&1 &
+  service_pid=$!
+  started() { (( $(applied) > 0 )); }
+  wait_until 60 started || { echo "the service applied nothing" >&2; tail "$work/service-$1.log" >&2; exit 1; }
+  # From its first applied message (the group join is not the library's speed).
+  local from_count from_time to_time
+  from_count=$(applied) from_time=$(date +%s.%N)
+  done_applying() { [[ $(applied) == "$orders" ]]; }
+  wait_until 600 done_applying || { echo "applied $(applied) of $orders" >&2; exit 1; }
+  to_time=$(date +%s.%N)
+  process_cpu=$(cpu_seconds "$service_pid")
+  backend_cpu_s=$(backend_cpu)
+  kill "$service_pid"; wait "$service_pid" || true
+  service_pid=""
+  rate=$(awk -v n="$((orders - from_count))" -v a="$from_time" -v b="$to_time" 'BEGIN { printf "%.0f", n / (b - a) }')
+}
+measure_inbox balance-service 1
+inbox_rate=$rate service_cpu=$process_cpu service_backend_cpu=$backend_cpu_s
+measure_inbox balance-batched 50
+batch_rate=$rate batch_cpu=$process_cpu batch_backend_cpu=$backend_cpu_s
 echo "== bare loop (after)"
 bare_after=$(bare_loop)
 bare_rate=$(awk -v a="$bare_before" -v b="$bare_after" 'BEGIN { print (a + b) / 2 }')
-sums=$(psql -tAqX "$dsn" -c "SELECT sum(amount_cents) FROM orders")/$(psql -tAqX "$balances_dsn" -c "SELECT sum(balance_cents) FROM balances WHERE customer NOT LIKE 'bare-%'")
+# Two consumers applied every order to the same balances.
+sums=$(psql -tAqX "$dsn" -c "SELECT 2 * sum(amount_cents) FROM orders")/$(psql -tAqX "$balances_dsn" -c "SELECT sum(balance_cents) FROM balances WHERE customer NOT LIKE 'bare-%'")
 
 echo
 printf '%-34s %12s\n' "" "msg/s"
-printf '%-34s %12s\n' "inbox (balance service)" "$inbox_rate"
+printf '%-34s %12s\n' "inbox, 1 message per transaction" "$inbox_rate"
+printf '%-34s %12s\n' "inbox, up to 50 per transaction" "$batch_rate"
 printf '%-34s %12.0f   (before %.0f, after %.0f)\n' "bare loop (same SQL, 1 client)" "$bare_rate" "$bare_before" "$bare_after"
-awk -v a="$inbox_rate" -v b="$bare_rate" 'BEGIN { printf "%-34s %12.2f\n", "inbox / bare loop", a / b }'
-awk -v n="$orders" -v c="$service_cpu" -v d="$service_backend_cpu" 'BEGIN {
-  printf "CPU per 1,000 messages: consumer process %.0f ms, its database backend %.0f ms\n", c * 1000000 / n, d * 1000000 / n }'
+awk -v a="$inbox_rate" -v b="$bare_rate" 'BEGIN { printf "%-34s %12.2f\n", "inbox (1 per tx) / bare loop", a / b }'
+awk -v a="$batch_rate" -v b="$inbox_rate" 'BEGIN { printf "%-34s %12.2f\n", "inbox (50 per tx) / inbox (1)", a / b }'
+awk -v n="$orders" -v c="$service_cpu" -v d="$service_backend_cpu" -v e="$batch_cpu" -v f="$batch_backend_cpu" 'BEGIN {
+  printf "CPU per 1,000 messages, consumer process / its database backend: 1 per tx %.0f / %.0f ms, 50 per tx %.0f / %.0f ms\n", c * 1000000 / n, d * 1000000 / n, e * 1000000 / n, f * 1000000 / n }'
 echo "sum of orders / sum of balances: $sums"
 [[ "${sums%/*}" == "${sums#*/}" ]] || { echo "the sums differ" >&2; exit 1; }

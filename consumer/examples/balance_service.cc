@@ -5,7 +5,7 @@
 //
 //   outbox-balance-service --dsn DSN --bootstrap HOST:PORT [--topic orders]
 //       [--name balance-service] [--metrics 127.0.0.1:0] [--on-gap continue|hold]
-//       [--kafka NAME=VALUE ...]
+//       [--batch N] [--kafka NAME=VALUE ...]
 #include <prometheus/exposer.h>
 #include <prometheus/registry.h>
 
@@ -60,6 +60,7 @@ int main(int argc, char** argv) {
   app.add_option("--metrics", metrics_listen, "host:port for /metrics (port 0: any)");
   std::vector<std::string> kafka_properties;
   app.add_option("--kafka", kafka_properties, "a librdkafka property NAME=VALUE (repeatable)");
+  app.add_option("--batch", options.max_batch, "messages per transaction, 1..64 (default 1)");
   app.add_option("--on-gap", on_gap, "continue or hold")
       ->check(CLI::IsMember({"continue", "hold"}));
   CLI11_PARSE(app, argc, argv);

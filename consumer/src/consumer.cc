@@ -33,6 +33,7 @@ void Validate(const Options& o) {
   require(o.retry_backoff.count() >= 0 && o.max_retry_backoff >= o.retry_backoff,
           "retry_backoff must be >= 0 and <= max_retry_backoff");
   require(o.commit_interval.count() > 0, "commit_interval must be positive");
+  require(o.max_batch >= 1 && o.max_batch <= 64, "max_batch must be 1..64");
   require(o.retention.count() >= 0, "retention must be 0 (keep) or positive");
   require(o.retention.count() == 0 || o.retention_interval.count() > 0,
           "retention_interval must be positive");
@@ -219,11 +220,15 @@ void Consumer::Run() {
   auto next_retention = Clock::now();
   while (!stopping_.load()) {
     if (std::optional<Message> message = p.source.Poll(kPollTimeout)) {
-      const std::string topic = message->topic;
-      const int32_t partition = message->partition;
-      const int64_t offset = message->offset;
-      if (p.processor.Process(std::move(*message)) != Outcome::kStopped) {
-        p.source.MarkApplied(topic, partition, offset);
+      if (p.options.max_batch == 1) {
+        const std::string topic = message->topic;
+        const int32_t partition = message->partition;
+        const int64_t offset = message->offset;
+        if (p.processor.Process(std::move(*message)) != Outcome::kStopped) {
+          p.source.MarkApplied(topic, partition, offset);
+        }
+      } else {
+        ProcessBatch(std::move(*message));
       }
     }
     const auto now = Clock::now();
@@ -246,6 +251,34 @@ void Consumer::Run() {
          {"dead_lettered", s.dead_lettered},
          {"gaps", s.gaps},
          {"reorders", s.reorders}});
+}
+
+void Consumer::ProcessBatch(Message first) {
+  Parts& p = *parts_;
+  std::vector<Message> batch;
+  batch.push_back(std::move(first));
+  // What is fetched already; a rebalance may run in these polls.
+  while (batch.size() < static_cast<size_t>(p.options.max_batch)) {
+    std::optional<Message> more = p.source.Poll(std::chrono::milliseconds(0));
+    if (!more) break;
+    batch.push_back(std::move(*more));
+  }
+  // A partition revoked meanwhile is its next owner's: its messages here
+  // would be applied after its offsets went (the inbox would drop the
+  // repeat, but they are not ours to apply).
+  std::erase_if(batch, [&](const Message& m) { return !p.source.Assigned(m.topic, m.partition); });
+  struct Position {
+    std::string topic;
+    int32_t partition;
+    int64_t offset;
+  };
+  std::vector<Position> positions;
+  positions.reserve(batch.size());
+  for (const Message& m : batch) positions.push_back({m.topic, m.partition, m.offset});
+  const size_t settled = p.processor.ProcessBatch(std::move(batch));
+  for (size_t i = 0; i < settled; ++i) {
+    p.source.MarkApplied(positions[i].topic, positions[i].partition, positions[i].offset);
+  }
 }
 
 void Consumer::Stop() { stopping_.store(true); }

@@ -56,8 +56,14 @@ class InboxTransaction {
   // outbox_id: nullopt when the message has no usable one.
   virtual void DeadLetter(const Message& message, std::optional<int64_t> outbox_id,
                           std::string_view reason, std::string_view error, int attempts) = 0;
-  // Runs the application's handler in this transaction.
+  // Runs the application's handler in this transaction (in the current
+  // message's savepoint, if one is open).
   virtual void Apply(const Message& message) = 0;
+  // Batches: a savepoint around one message's statements. EndMessage(true)
+  // keeps them, EndMessage(false) rolls back to the savepoint (the
+  // transaction goes on).
+  virtual void BeginMessage() = 0;
+  virtual void EndMessage(bool keep) = 0;
   virtual void Commit() = 0;
 };
 

@@ -39,6 +39,10 @@ class KafkaSource {
   // The next message, or nullopt after `timeout`. Throws std::runtime_error
   // on a fatal error.
   std::optional<Message> Poll(std::chrono::milliseconds timeout);
+  // Whether the partition is assigned to this member now.
+  bool Assigned(const std::string& topic, int32_t partition) const {
+    return marks_.count({topic, partition}) > 0;
+  }
   // The message at (topic, partition, offset) is settled in the database.
   void MarkApplied(const std::string& topic, int32_t partition, int64_t offset);
   // Commits the marked offsets not committed yet.

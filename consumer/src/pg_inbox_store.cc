@@ -154,6 +154,23 @@ class PgInboxStore::Transaction : public InboxTransaction {
     return tx_.exec_params(SqlOf(statement), std::forward<Args>(args)...);
   }
 
+  // Plain SAVEPOINT statements, not pqxx::subtransaction: libpqxx 6 sends a
+  // subtransaction's parameterized statements before its SAVEPOINT (it
+  // opens the savepoint lazily, on the first plain exec), so a rollback
+  // would have kept them (seen in this library's batch test). A kept
+  // savepoint is not released: ROLLBACK TO goes to the newest of the name,
+  // and a RELEASE would cost a round trip for nothing (a released
+  // subtransaction still counts towards the 64 PostgreSQL caches per
+  // transaction, see Options::max_batch).
+  void BeginMessage() override {
+    Guarded(&store_.broken_, [&] { tx_.exec("SAVEPOINT inbox_message"); });
+  }
+
+  void EndMessage(bool keep) override {
+    if (keep) return;
+    Guarded(&store_.broken_, [&] { tx_.exec("ROLLBACK TO SAVEPOINT inbox_message"); });
+  }
+
   bool Record(const Message& m, RowOutcome outcome) override {
     return Guarded(&store_.broken_, [&] {
       return Exec("inbox_record", store_.consumer_, m.outbox_id, m.topic, m.partition, m.offset,

@@ -55,29 +55,32 @@ bool Processor::Settle(const std::function<void(InboxTransaction&)>& body) {
   }
 }
 
-Outcome Processor::Process(Message message) {
+Processor::Decision Processor::DecideAny(InboxTransaction& tx, Message& message) {
   Envelope envelope;
   if (std::optional<EnvelopeDefect> defect = ReadEnvelope(message, &envelope)) {
-    if (!Settle([&](InboxTransaction& tx) {
-          tx.DeadLetter(message, std::nullopt, defect->reason, defect->detail, 0);
-        })) {
-      return Outcome::kStopped;
-    }
-    events_.OnDeadLettered(message, defect->reason, defect->detail);
-    events_.OnDecided(message, Outcome::kDeadLettered);
-    return Outcome::kDeadLettered;
+    tx.DeadLetter(message, std::nullopt, defect->reason, defect->detail, 0);
+    Decision decision;
+    decision.outcome = Outcome::kDeadLettered;
+    decision.dead_letter_reason = defect->reason;
+    decision.dead_letter_error = defect->detail;
+    return decision;
   }
   message.outbox_id = envelope.outbox_id;
   message.outbox_seq = envelope.outbox_seq;
+  return Decide(tx, message);
+}
 
-  int attempts = 0;  // the handler's, not counting transient failures
+Outcome Processor::Process(Message message) { return ProcessAfter(std::move(message), 0); }
+
+Outcome Processor::ProcessAfter(Message message, int attempts) {
+  // attempts: the handler's, not counting transient failures
   std::chrono::milliseconds backoff = policy_.retry_backoff;
   std::chrono::milliseconds store_delay = kStoreRetryFirst;
   for (;;) {
     Decision decision;
     try {
       std::unique_ptr<InboxTransaction> tx = store_.Begin();
-      decision = Decide(*tx, message);
+      decision = DecideAny(*tx, message);
       tx->Commit();
     } catch (const StoreUnavailable& e) {
       events_.OnStoreError(e.what());
@@ -97,6 +100,56 @@ Outcome Processor::Process(Message message) {
     Report(message, decision);
     return decision.outcome;
   }
+}
+
+size_t Processor::ProcessBatch(std::vector<Message> batch) {
+  size_t settled = 0;
+  std::chrono::milliseconds store_delay = kStoreRetryFirst;
+  while (settled < batch.size()) {
+    std::vector<Decision> decisions;
+    std::optional<HandlerFailed> failure;
+    try {
+      std::unique_ptr<InboxTransaction> tx = store_.Begin();
+      for (size_t i = settled; i < batch.size(); ++i) {
+        tx->BeginMessage();
+        try {
+          decisions.push_back(DecideAny(*tx, batch[i]));
+        } catch (const HandlerFailed& e) {
+          tx->EndMessage(false);
+          failure.emplace(e);
+          break;
+        }
+        tx->EndMessage(true);
+      }
+      tx->Commit();
+    } catch (const StoreUnavailable& e) {
+      events_.OnStoreError(e.what());
+      if (!wait_(store_delay)) return settled;
+      store_delay = std::min(store_delay * 2, kStoreRetryMax);
+      continue;
+    } catch (const HandlerFailed& e) {
+      // The commit itself (a handler that ended the transaction): nothing
+      // of this round holds; its first message goes alone.
+      decisions.clear();
+      failure.emplace(e);
+    }
+    store_delay = kStoreRetryFirst;
+    for (size_t k = 0; k < decisions.size(); ++k) Report(batch[settled + k], decisions[k]);
+    settled += decisions.size();
+    if (!failure) continue;
+    // The failed message alone, with the attempt it just used.
+    Message& failed = batch[settled];
+    const int attempts = failure->transient() ? 0 : 1;
+    events_.OnHandlerError(failed, failure->what(), attempts, failure->transient());
+    Outcome outcome =
+        policy_.max_attempts > 0 && attempts >= policy_.max_attempts
+            ? GiveUp(failed, failure->what(), attempts)
+            : (wait_(policy_.retry_backoff) ? ProcessAfter(std::move(failed), attempts)
+                                            : Outcome::kStopped);
+    if (outcome == Outcome::kStopped) return settled;
+    ++settled;
+  }
+  return settled;
 }
 
 Outcome Processor::GiveUp(const Message& message, const std::string& error, int attempts) {

@@ -53,6 +53,14 @@ class Processor {
   // Returns once the message is decided and committed (or kStopped).
   Outcome Process(Message message);
 
+  // Settles the messages in order, as many as it can in one transaction
+  // with a savepoint each. A handler's failure rolls back only its
+  // message's savepoint and cuts the transaction short there; that message
+  // then goes through Process() alone (its retries, its dead letter), and
+  // the rest follow in a new transaction. Returns how many messages, from
+  // the first, are settled (all, unless it was asked to stop).
+  size_t ProcessBatch(std::vector<Message> batch);
+
  private:
   struct Decision {
     Outcome outcome = Outcome::kApplied;
@@ -63,6 +71,11 @@ class Processor {
   };
 
   Decision Decide(InboxTransaction& tx, const Message& message);
+  // Reads the envelope into `message`, then Decide(); a defect is
+  // dead-lettered in `tx`.
+  Decision DecideAny(InboxTransaction& tx, Message& message);
+  // Process() for a message whose handler already failed `attempts` times.
+  Outcome ProcessAfter(Message message, int attempts);
   void CheckSequence(InboxTransaction& tx, const Message& message, Decision* decision);
   // Applies the key's held messages that follow `*last`, in order.
   void Release(InboxTransaction& tx, const std::string& key, int64_t* last, Decision* decision);

@@ -413,6 +413,44 @@ TEST_F(InboxConsumerTest, BadMessagesAreDeadLetteredWithTheirBytesAndThePartitio
             std::string::npos);
 }
 
+// max_batch: many messages per transaction, a savepoint each. A handler's
+// SQL error or exception rolls back only its own message.
+TEST_F(InboxConsumerTest, BatchesApplyEachMessageOnceAndAFailureRollsBackOnlyItsMessage) {
+  Producer producer(kafka_.bootstrap());
+  for (int id = 1; id <= 400; ++id) {
+    producer.Send(topic_, FromRelay(id, "key-" + std::to_string(id % 13), id / 13 + 1));
+  }
+  for (int id = 1; id <= 20; ++id) {  // copies, as after a relay's crash
+    producer.Send(topic_, FromRelay(id, "key-" + std::to_string(id % 13), id / 13 + 1));
+  }
+  producer.Flush();
+  Options options = BaseOptions(name_);
+  options.max_batch = 50;
+  std::atomic<int> sql_failures{0}, throws{0};
+  Handler effects = Effects();
+  Running running(options, [&](pqxx::transaction_base& tx, const Message& m) {
+    effects(tx, m);
+    if (m.outbox_id == 77 && throws++ == 0) throw std::runtime_error("once");
+    if (m.outbox_id == 120 && sql_failures++ == 0) tx.exec("SELECT 1 / 0");  // SQLSTATE 22012
+  });
+  ASSERT_TRUE(WaitFor([&] {
+    Stats s = running.consumer().stats();
+    return s.applied == 400 && s.duplicates == 20;
+  })) << "applied "
+      << running.consumer().stats().applied << " duplicates "
+      << running.consumer().stats().duplicates << " effects " << EffectsOf("count(*)") << Log();
+  running.Stop();
+  EXPECT_EQ(EffectsOf("count(*)"), "400");
+  EXPECT_EQ(running.consumer().stats().handler_errors, 2);
+  EXPECT_EQ(running.consumer().stats().gaps + running.consumer().stats().reorders, 0);
+  // Far fewer transactions than messages: received_at is now(), the start
+  // of the row's top-level transaction.
+  const int64_t commits = std::stoll(
+      pg().Query("SELECT count(DISTINCT received_at) FROM inbox WHERE consumer = '" + name_ + "'"));
+  EXPECT_LT(commits, 200) << "transactions for 400 messages";
+  std::cout << "400 messages in " << commits << " transactions\n";
+}
+
 // Two members of one group: B joins while A applies, then A leaves. Each
 // revoke commits what was applied before the partitions go; whatever comes
 // again is dropped by the inbox. The effects table refuses a second

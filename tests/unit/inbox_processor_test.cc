@@ -81,6 +81,11 @@ class FakeTransaction : public InboxTransaction {
     }
     state_.applied.push_back(m.outbox_id);
   }
+  void BeginMessage() override { savepoint_ = state_; }
+  void EndMessage(bool keep) override {
+    if (!keep) state_ = *savepoint_;
+    savepoint_.reset();
+  }
   void Commit() override {
     if (inbox_.fail_commits > 0) {
       --inbox_.fail_commits;
@@ -93,6 +98,7 @@ class FakeTransaction : public InboxTransaction {
  private:
   FakeInbox& inbox_;
   InboxState state_;  // the transaction's view; the store's on commit
+  std::optional<InboxState> savepoint_;
 };
 
 std::unique_ptr<InboxTransaction> FakeInbox::Begin() {
@@ -152,6 +158,10 @@ class ProcessorTest : public ::testing::Test {
   Outcome Process(Message m) {
     Processor processor(inbox_, policy_, wait_, events_);
     return processor.Process(std::move(m));
+  }
+  size_t ProcessBatch(std::vector<Message> batch) {
+    Processor processor(inbox_, policy_, wait_, events_);
+    return processor.ProcessBatch(std::move(batch));
   }
 
   FakeInbox inbox_;
@@ -413,6 +423,82 @@ TEST_F(ProcessorTest, StoppingWhileWaitingLeavesTheMessageUndecided) {
   inbox_.fail_begins = 1;
   EXPECT_EQ(Process(Plain(1)), Outcome::kStopped);
   EXPECT_TRUE(inbox_.state.rows.empty());
+}
+
+// --- batches: one transaction, a savepoint per message ------------------------
+
+TEST_F(ProcessorTest, ABatchIsSettledInOneTransactionInOrder) {
+  std::vector<Message> batch;
+  for (int64_t id = 1; id <= 5; ++id) batch.push_back(Keyed(id, "k", id));
+  EXPECT_EQ(ProcessBatch(std::move(batch)), 5u);
+  EXPECT_EQ(inbox_.commits, 1);
+  EXPECT_EQ(inbox_.state.applied, (std::vector<int64_t>{1, 2, 3, 4, 5}));
+  EXPECT_EQ(inbox_.state.last_seq["k"], 5);
+  EXPECT_EQ(events_.decided.size(), 5u);
+}
+
+TEST_F(ProcessorTest, AFailingHandlerInABatchRollsBackOnlyItsOwnMessage) {
+  int calls_for_3 = 0;
+  inbox_.handler = [&](const Message& m) {
+    if (m.outbox_id == 3 && ++calls_for_3 == 1) throw std::runtime_error("once");
+  };
+  std::vector<Message> batch;
+  for (int64_t id = 1; id <= 5; ++id) batch.push_back(Keyed(id, "k", id));
+  EXPECT_EQ(ProcessBatch(std::move(batch)), 5u);
+  // 1-2 together, 3 alone (its retry), 4-5 together.
+  EXPECT_EQ(inbox_.commits, 3);
+  EXPECT_EQ(inbox_.state.applied, (std::vector<int64_t>{1, 2, 3, 4, 5}));
+  ASSERT_EQ(events_.handler_errors.size(), 1u);
+  EXPECT_EQ(events_.handler_errors[0].attempt, 1);
+  EXPECT_TRUE(events_.breaks.empty());
+}
+
+TEST_F(ProcessorTest, AMessageThatKeepsFailingInABatchUsesItsAttemptsThere) {
+  int calls_for_2 = 0;
+  inbox_.handler = [&](const Message& m) {
+    if (m.outbox_id == 2) {
+      ++calls_for_2;
+      throw std::runtime_error("never");
+    }
+  };
+  policy_.max_attempts = 2;
+  std::vector<Message> batch = {Plain(1), Plain(2), Plain(3)};
+  EXPECT_EQ(ProcessBatch(std::move(batch)), 3u);
+  EXPECT_EQ(calls_for_2, 2);  // the batch's run counts as the first
+  EXPECT_EQ(inbox_.state.applied, (std::vector<int64_t>{1, 3}));
+  ASSERT_EQ(inbox_.state.dead_letters.size(), 1u);
+  EXPECT_EQ(inbox_.state.dead_letters[0].attempts, 2);
+}
+
+TEST_F(ProcessorTest, ABatchLostWithItsCommitIsDoneAgainWhole) {
+  inbox_.fail_commits = 1;
+  std::vector<Message> batch = {Plain(1), Plain(2), Plain(3)};
+  EXPECT_EQ(ProcessBatch(std::move(batch)), 3u);
+  EXPECT_EQ(inbox_.state.applied, (std::vector<int64_t>{1, 2, 3}));
+  EXPECT_EQ(events_.store_errors, 1);
+  EXPECT_EQ(events_.decided.size(), 3u);  // reported once, after the commit that held
+}
+
+TEST_F(ProcessorTest, ABatchDropsARepeatInsideItAndDeadLettersADefect) {
+  Message no_id = Plain(9);
+  no_id.headers.clear();
+  std::vector<Message> batch = {Plain(1), no_id, Plain(1), Plain(2)};
+  EXPECT_EQ(ProcessBatch(std::move(batch)), 4u);
+  EXPECT_EQ(inbox_.commits, 1);
+  EXPECT_EQ(inbox_.state.applied, (std::vector<int64_t>{1, 2}));
+  ASSERT_EQ(inbox_.state.dead_letters.size(), 1u);
+  EXPECT_EQ(inbox_.state.dead_letters[0].reason, "missing_outbox_id");
+  EXPECT_EQ(events_.decided[2].second, Outcome::kDuplicate);
+}
+
+TEST_F(ProcessorTest, StoppingDuringABatchSaysHowManyAreSettled) {
+  inbox_.handler = [](const Message& m) {
+    if (m.outbox_id == 3) throw std::runtime_error("no");
+  };
+  stopping_ = true;
+  std::vector<Message> batch = {Plain(1), Plain(2), Plain(3), Plain(4)};
+  EXPECT_EQ(ProcessBatch(std::move(batch)), 2u);
+  EXPECT_EQ(inbox_.state.applied, (std::vector<int64_t>{1, 2}));
 }
 
 }  // namespace

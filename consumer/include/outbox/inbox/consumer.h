@@ -71,6 +71,10 @@ class Consumer {
 
  private:
   struct Parts;
+  // Options::max_batch > 1: `first` and what is fetched after it, in one
+  // transaction.
+  void ProcessBatch(Message first);
+
   std::unique_ptr<Parts> parts_;
   std::atomic<bool> stopping_{false};
 };

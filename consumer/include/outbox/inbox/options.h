@@ -78,6 +78,15 @@ struct Options {
   std::chrono::milliseconds retry_backoff{100};
   std::chrono::milliseconds max_retry_backoff{10'000};
 
+  // Messages per database transaction. 1: one transaction each. More: the
+  // messages already fetched (up to this many) share one transaction, each
+  // in its own savepoint, so one WAL flush covers them all; a handler that
+  // throws rolls back only its own message, which is then retried alone.
+  // Every guarantee stays; a crash redelivers the whole batch. At most 64:
+  // PostgreSQL caches 64 subtransactions per transaction, and a transaction
+  // with more slows every other session's snapshots.
+  int max_batch = 1;
+
   // Offsets of applied messages are committed to Kafka this often (and on
   // every revoke and at shutdown). A crash loses at most this much of the
   // commits: those messages come again and the inbox drops them.
