@@ -7,6 +7,9 @@
 # time of the relay's database backends per 1,000 messages (from /proc).
 #   bench/writer_cost.sh [SECONDS [BIN_DIR]]   (default 15 s per condition, build/release)
 set -euo pipefail
+# A failing command substitution exits without a word under set -e (CI saw
+# one, with no output): say where.
+trap 'echo "writer_cost.sh: line $LINENO failed: $BASH_COMMAND" >&2' ERR
 root=$(cd "$(dirname "$0")/.." && pwd)
 source "$root/scripts/lib.sh"
 seconds=${1:-15}
@@ -58,7 +61,7 @@ backend_cpu() {
 }
 # CPU seconds used so far by one process.
 proc_cpu() { awk -v hz="$(getconf CLK_TCK)" '{printf "%.3f", ($14 + $15) / hz}' "/proc/$1/stat"; }
-published() { curl -s "http://127.0.0.1:$port/metrics" | awk '/^outbox_relay_messages_published_total/ {n += $2} END {print n + 0}'; }
+published() { curl -s --retry 3 --retry-connrefused --retry-delay 1 "http://127.0.0.1:$port/metrics" | awk '/^outbox_relay_messages_published_total/ {n += $2} END {print n + 0}'; }
 writers() { pgbench -n -c 4 -j 2 -T "$seconds" -f "$work/writer.sql" "$dsn" 2>/dev/null | sed -n 's/^tps = \([0-9]*\).*/\1/p'; }
 start_relay() {
   fresh_broker
