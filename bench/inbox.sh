@@ -65,18 +65,15 @@ wait_until 120 outbox_empty || { echo "the relay did not drain" >&2; exit 1; }
 kill "$relay_pid"; wait "$relay_pid" || true
 relay_pid=""
 
-cpu_seconds() {  # utime + stime of PID, in seconds
-  awk -v hz="$(getconf CLK_TCK)" '{ print ($14 + $15) / hz }' "/proc/$1/stat"
-}
 backend_cpu() {  # CPU seconds of the backends of database balances
   local total=0 pid
   for pid in $(psql -tAqX "$dsn" -c "SELECT pid FROM pg_stat_activity WHERE datname = 'balances' AND pid <> pg_backend_pid()"); do
-    total=$(awk -v a="$total" -v b="$(cpu_seconds "$pid" 2>/dev/null || echo 0)" 'BEGIN { print a + b }')
+    total=$(awk -v a="$total" -v b="$(proc_cpu "$pid" 2>/dev/null || echo 0)" 'BEGIN { print a + b }')
   done
   echo "$total"
 }
 consumer="balance-service"
-applied() { psql -tAqX "$balances_dsn" -c "SELECT count(*) FROM inbox WHERE consumer = '$consumer' AND outcome = 'applied'" 2>/dev/null || echo 0; }
+applied() { inbox_applied "$balances_dsn" "$consumer"; }
 
 # The bare loop: prints its rate (transactions per second).
 cat >"$work/bare.sql" <<'SQL'
@@ -124,7 +121,7 @@ measure_inbox() {
   done_applying() { [[ $(applied) == "$orders" ]]; }
   wait_until 600 done_applying || { echo "applied $(applied) of $orders" >&2; exit 1; }
   to_time=$(date +%s.%N)
-  process_cpu=$(cpu_seconds "$service_pid")
+  process_cpu=$(proc_cpu "$service_pid")
   backend_cpu_s=$(backend_cpu)
   kill "$service_pid"; wait "$service_pid" || true
   service_pid=""

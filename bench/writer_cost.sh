@@ -59,8 +59,6 @@ backend_cpu() {
   done
   awk -v t="$total" -v hz="$(getconf CLK_TCK)" 'BEGIN { printf "%.3f", t / hz }'
 }
-# CPU seconds used so far by one process.
-proc_cpu() { awk -v hz="$(getconf CLK_TCK)" '{printf "%.3f", ($14 + $15) / hz}' "/proc/$1/stat"; }
 published() { curl -s --retry 3 --retry-connrefused --retry-delay 1 "http://127.0.0.1:$port/metrics" | awk '/^outbox_relay_messages_published_total/ {n += $2} END {print n + 0}'; }
 writers() { pgbench -n -c 4 -j 2 -T "$seconds" -f "$work/writer.sql" "$dsn" 2>/dev/null | sed -n 's/^tps = \([0-9]*\).*/\1/p'; }
 start_relay() {

@@ -58,6 +58,15 @@ metrics:
 YAML
 }
 
+# proc_cpu PID: the CPU seconds (user + system) the process has used so far.
+proc_cpu() { awk -v hz="$(getconf CLK_TCK)" '{printf "%.3f", ($14 + $15) / hz}' "/proc/$1/stat"; }
+
+# inbox_applied DSN CONSUMER: how many messages the outbox::inbox consumer
+# CONSUMER has applied in the database at DSN (0 before its tables exist).
+inbox_applied() {
+  psql -tAqX "$1" -c "SELECT count(*) FROM inbox WHERE consumer = '$2' AND outcome = 'applied'" 2>/dev/null || echo 0
+}
+
 # metrics_port LOG_FILE: the port the relay logged for its metrics endpoint.
 metrics_port() {
   sed -n 's/.*msg="metrics endpoint listening".* port=\([0-9]*\).*/\1/p' "$1" | head -n 1

@@ -78,7 +78,7 @@ start_service() {
     --batch $(( run % 2 == 0 ? 50 : 1 )) >"$work/service.$run.log" 2>&1 &
   extra_pid=$!
 }
-applied() { psql -tAqX "$balances_dsn" -c "SELECT count(*) FROM inbox WHERE outcome = 'applied'" 2>/dev/null || echo 0; }
+applied() { inbox_applied "$balances_dsn" balance-service; }
 # Each run is killed at a random moment after it has started applying (a
 # run only gets partitions once the killed one's session timed out, 6 s).
 kills=0
